@@ -1,0 +1,119 @@
+import { RealClock, VirtualClock } from '../../../protocol/clock';
+
+const T0 = Date.UTC(2026, 0, 1);
+
+describe('VirtualClock', () => {
+  it('stands still until advanced', async () => {
+    const clock = new VirtualClock({ start: T0 });
+    expect(clock.now()).toBe(T0);
+    await new Promise((r) => setTimeout(r, 5));
+    expect(clock.now()).toBe(T0);
+    const report = await clock.advance(1000);
+    expect(report).toEqual({ from: T0, to: T0 + 1000, timersRun: 0 });
+    expect(clock.now()).toBe(T0 + 1000);
+  });
+
+  it('runs every timer that falls due, in time order, at its own instant', async () => {
+    const clock = new VirtualClock({ start: T0 });
+    const seen: Array<[string, number]> = [];
+    clock.setTimer(3000, () => void seen.push(['c', clock.now()]));
+    clock.setTimer(1000, () => void seen.push(['a', clock.now()]));
+    clock.setTimer(2000, () => void seen.push(['b', clock.now()]));
+    clock.setTimer(9000, () => void seen.push(['late', clock.now()]));
+    const report = await clock.advance(5000);
+    expect(seen).toEqual([
+      ['a', T0 + 1000],
+      ['b', T0 + 2000],
+      ['c', T0 + 3000],
+    ]);
+    expect(report.timersRun).toBe(3);
+    expect(clock.now()).toBe(T0 + 5000);
+    expect(clock.pendingTimers()).toBe(1);
+    expect(clock.nextDue()).toBe(T0 + 9000);
+  });
+
+  it('keeps insertion order for timers due at the same instant', async () => {
+    const clock = new VirtualClock({ start: T0 });
+    const seen: number[] = [];
+    for (let i = 0; i < 20; i++) clock.setTimer(100, () => void seen.push(i));
+    await clock.advance(100);
+    expect(seen).toEqual([...Array(20).keys()]);
+  });
+
+  it('runs timers scheduled by timers when they fall inside the same advance (a recurring check-in)', async () => {
+    const clock = new VirtualClock({ start: T0 });
+    const times: number[] = [];
+    const every15m = () => {
+      times.push(clock.now());
+      clock.setTimer(15 * 60_000, every15m);
+    };
+    clock.setTimer(15 * 60_000, every15m);
+    await clock.advance(60 * 60_000);
+    expect(times.map((t) => (t - T0) / 60_000)).toEqual([15, 30, 45, 60]);
+  });
+
+  it('awaits async work of one instant before moving to the next', async () => {
+    const clock = new VirtualClock({ start: T0 });
+    const log: string[] = [];
+    clock.setTimer(10, async () => {
+      log.push(`start@${clock.now() - T0}`);
+      await new Promise((r) => setTimeout(r, 20));
+      log.push(`end@${clock.now() - T0}`);
+    });
+    clock.setTimer(20, () => void log.push(`second@${clock.now() - T0}`));
+    await clock.advance(100);
+    expect(log).toEqual(['start@10', 'end@10', 'second@20']);
+  });
+
+  it('cancelled timers never run', async () => {
+    const clock = new VirtualClock({ start: T0 });
+    const fn = jest.fn();
+    const t = clock.setTimer(10, fn);
+    t.cancel();
+    t.cancel();
+    expect(clock.pendingTimers()).toBe(0);
+    await clock.advance(100);
+    expect(fn).not.toHaveBeenCalled();
+  });
+
+  it('a failing timer is reported and does not stop the advance', async () => {
+    const errors: unknown[] = [];
+    const clock = new VirtualClock({ start: T0, onError: (e, label) => errors.push([String((e as Error).message), label]) });
+    const after = jest.fn();
+    clock.setTimer(1, () => {
+      throw new Error('boom');
+    }, 'sync');
+    clock.setTimer(2, async () => {
+      throw new Error('async boom');
+    }, 'async');
+    clock.setTimer(3, after);
+    await clock.advance(10);
+    expect(errors).toEqual([
+      ['boom', 'sync'],
+      ['async boom', 'async'],
+    ]);
+    expect(after).toHaveBeenCalled();
+  });
+
+  it('serializes concurrent advances and refuses to go back', async () => {
+    const clock = new VirtualClock({ start: T0 });
+    const a = clock.advance(1000);
+    const b = clock.advance(1000);
+    expect((await a).to).toBe(T0 + 1000);
+    expect((await b).to).toBe(T0 + 2000);
+    await expect(clock.advanceTo(T0)).rejects.toThrow(/back/);
+    await expect(clock.advance(-1)).rejects.toThrow(/forward/);
+  });
+});
+
+describe('RealClock', () => {
+  it('tells wall time and runs timers', async () => {
+    const clock = new RealClock();
+    expect(Math.abs(clock.now() - Date.now())).toBeLessThan(50);
+    await new Promise<void>((resolve) => clock.setTimer(5, () => resolve()));
+    const fn = jest.fn();
+    clock.setTimer(5, fn).cancel();
+    await new Promise((r) => setTimeout(r, 20));
+    expect(fn).not.toHaveBeenCalled();
+  });
+});
