@@ -1,0 +1,283 @@
+/**
+ * In-memory storage: the default for tests and labs. Built to stay small at 100,000
+ * enrollments: one record object per enrollment, repeated strings (topics, models, OS
+ * versions) shared, and per-enrollment collections created only when something is in them.
+ */
+import {
+  DuplicateCommandError,
+  type AuthenticateFacts,
+  type EnrollmentQuery,
+  type EnrollmentRecord,
+  type EventQuery,
+  type EventRecord,
+  type PushInfo,
+  type QueueEntry,
+  type ReportOutcome,
+  type ResultRecord,
+  type Storage,
+  type StoredCommand,
+} from './types';
+import { FINAL_STATUSES } from '../../protocol/result';
+import { matchesEventQuery } from './events';
+
+interface QueueItem {
+  command: StoredCommand;
+  status: QueueEntry['status'];
+  queuedAt: number;
+}
+
+export interface MemoryStorageOptions {
+  /** Events kept; the oldest are dropped past this (default 200,000). */
+  eventCapacity?: number;
+}
+
+export class MemoryStorage implements Storage {
+  private readonly enrollments = new Map<string, EnrollmentRecord>();
+  private readonly queues = new Map<string, QueueItem[]>();
+  private readonly commands = new Map<string, StoredCommand>();
+  private readonly resultsById = new Map<string, ResultRecord[]>();
+  private readonly resultsByCommand = new Map<string, Map<string, ResultRecord[]>>();
+  /** Few distinct values repeat across a fleet; keep one copy of each. */
+  private readonly interned = new Map<string, string>();
+  private readonly events: EventRecord[] = [];
+  private readonly eventCapacity: number;
+  private eventStart = 0;
+  private lastEventId = 0;
+
+  constructor(options: MemoryStorageOptions = {}) {
+    this.eventCapacity = Math.max(1, options.eventCapacity ?? 200_000);
+  }
+
+  private intern(s: string | undefined): string | undefined {
+    if (s === undefined) return undefined;
+    const hit = this.interned.get(s);
+    if (hit !== undefined) return hit;
+    if (this.interned.size < 10_000) this.interned.set(s, s);
+    return s;
+  }
+
+  storeAuthenticate(facts: AuthenticateFacts, at: number): void {
+    // One fixed shape for every record keeps V8's hidden classes shared and objects small.
+    const record: EnrollmentRecord = {
+      id: facts.id,
+      udid: facts.udid,
+      enrollmentId: facts.enrollmentId,
+      serialNumber: facts.serialNumber,
+      platform: facts.platform,
+      osVersion: this.intern(facts.osVersion),
+      buildVersion: this.intern(facts.buildVersion),
+      productName: this.intern(facts.productName),
+      model: this.intern(facts.model),
+      modelName: this.intern(facts.modelName),
+      deviceName: facts.deviceName,
+      topic: this.intern(facts.topic)!,
+      token: undefined,
+      pushMagic: undefined,
+      unlockToken: undefined,
+      awaitingConfiguration: undefined,
+      enabled: false,
+      tokenUpdateTally: 0,
+      authenticatedAt: at,
+      enrolledAt: undefined,
+      lastSeenAt: at,
+      bootstrapToken: undefined,
+    };
+    this.enrollments.set(facts.id, record);
+    this.clearQueue(facts.id);
+  }
+
+  storeTokenUpdate(id: string, push: PushInfo, at: number): number {
+    const e = this.mustGet(id);
+    e.topic = this.intern(push.topic)!;
+    e.token = push.token;
+    e.pushMagic = push.pushMagic;
+    // A later TokenUpdate may omit the UnlockToken; keep the one we have.
+    if (push.unlockToken && push.unlockToken.length > 0) e.unlockToken = push.unlockToken;
+    if (push.awaitingConfiguration !== undefined) e.awaitingConfiguration = push.awaitingConfiguration;
+    e.tokenUpdateTally += 1;
+    if (e.tokenUpdateTally === 1) e.enrolledAt = at;
+    e.enabled = true;
+    e.lastSeenAt = at;
+    return e.tokenUpdateTally;
+  }
+
+  disable(id: string, at: number): void {
+    const e = this.enrollments.get(id);
+    if (!e) return;
+    e.enabled = false;
+    e.lastSeenAt = at;
+  }
+
+  touch(id: string, at: number): void {
+    const e = this.enrollments.get(id);
+    if (e) e.lastSeenAt = at;
+  }
+
+  storeBootstrapToken(id: string, token: Buffer | undefined, at: number): void {
+    const e = this.mustGet(id);
+    e.bootstrapToken = token && token.length > 0 ? Buffer.from(token) : undefined;
+    e.lastSeenAt = at;
+  }
+
+  getEnrollment(id: string): Readonly<EnrollmentRecord> | undefined {
+    return this.enrollments.get(id);
+  }
+
+  listEnrollments(query: EnrollmentQuery = {}): Readonly<EnrollmentRecord>[] {
+    const offset = Math.max(0, query.offset ?? 0);
+    const limit = Math.max(0, query.limit ?? Number.POSITIVE_INFINITY);
+    const out: EnrollmentRecord[] = [];
+    let skipped = 0;
+    for (const e of this.enrollments.values()) {
+      if (query.enabled !== undefined && e.enabled !== query.enabled) continue;
+      if (skipped < offset) {
+        skipped++;
+        continue;
+      }
+      if (out.length >= limit) break;
+      out.push(e);
+    }
+    return out;
+  }
+
+  countEnrollments(query: Pick<EnrollmentQuery, 'enabled'> = {}): number {
+    if (query.enabled === undefined) return this.enrollments.size;
+    let n = 0;
+    for (const e of this.enrollments.values()) if (e.enabled === query.enabled) n++;
+    return n;
+  }
+
+  enqueue(ids: readonly string[], command: StoredCommand): void {
+    if (this.commands.has(command.commandUUID)) throw new DuplicateCommandError(command.commandUUID);
+    this.commands.set(command.commandUUID, command);
+    for (const id of ids) {
+      let q = this.queues.get(id);
+      if (!q) this.queues.set(id, (q = []));
+      q.push({ command, status: 'queued', queuedAt: command.createdAt });
+    }
+  }
+
+  nextCommand(id: string, skip?: ReadonlySet<string>): StoredCommand | undefined {
+    const q = this.queues.get(id);
+    if (!q) return undefined;
+    for (const item of q) {
+      if (skip === undefined || !skip.has(item.command.commandUUID)) return item.command;
+    }
+    return undefined;
+  }
+
+  storeReport(id: string, report: Omit<ResultRecord, 'id' | 'requestType'>): ReportOutcome {
+    const q = this.queues.get(id);
+    const index = q ? q.findIndex((item) => item.command.commandUUID === report.commandUUID) : -1;
+    const byCommand = this.resultsByCommand.get(report.commandUUID);
+    if (index < 0) {
+      const history = byCommand?.get(id);
+      const last = history?.[history.length - 1];
+      return last !== undefined && FINAL_STATUSES.has(last.status) ? 'repeat' : 'unknown';
+    }
+    const item = q![index]!;
+    const record: ResultRecord = { ...report, id, requestType: item.command.requestType };
+    if (FINAL_STATUSES.has(report.status)) {
+      q!.splice(index, 1);
+      if (q!.length === 0) this.queues.delete(id);
+    } else if (report.status === 'NotNow') {
+      item.status = 'NotNow';
+    }
+    this.addResult(record);
+    return 'stored';
+  }
+
+  private addResult(record: ResultRecord): void {
+    let list = this.resultsById.get(record.id);
+    if (!list) this.resultsById.set(record.id, (list = []));
+    list.push(record);
+    let byCommand = this.resultsByCommand.get(record.commandUUID);
+    if (!byCommand) this.resultsByCommand.set(record.commandUUID, (byCommand = new Map()));
+    let history = byCommand.get(record.id);
+    if (!history) byCommand.set(record.id, (history = []));
+    history.push(record);
+  }
+
+  clearQueue(id: string): void {
+    this.queues.delete(id);
+  }
+
+  getCommand(commandUUID: string): StoredCommand | undefined {
+    return this.commands.get(commandUUID);
+  }
+
+  listQueue(id: string): QueueEntry[] {
+    return (this.queues.get(id) ?? []).map((item) => ({
+      commandUUID: item.command.commandUUID,
+      requestType: item.command.requestType,
+      status: item.status,
+      queuedAt: item.queuedAt,
+    }));
+  }
+
+  queueLength(id: string): number {
+    return this.queues.get(id)?.length ?? 0;
+  }
+
+  listResults(query: { id?: string; commandUUID?: string }): ResultRecord[] {
+    if (query.commandUUID !== undefined) {
+      const byCommand = this.resultsByCommand.get(query.commandUUID);
+      if (!byCommand) return [];
+      if (query.id !== undefined) return [...(byCommand.get(query.id) ?? [])];
+      return [...byCommand.values()].flat().sort((a, b) => a.at - b.at);
+    }
+    if (query.id !== undefined) return [...(this.resultsById.get(query.id) ?? [])];
+    return [...this.resultsById.values()].flat().sort((a, b) => a.at - b.at);
+  }
+
+  appendEvent(event: Omit<EventRecord, 'id'>): EventRecord {
+    const record: EventRecord = { id: ++this.lastEventId, ...event };
+    if (this.events.length < this.eventCapacity) {
+      this.events.push(record);
+    } else {
+      // Ring buffer: overwrite the oldest.
+      this.events[this.eventStart] = record;
+      this.eventStart = (this.eventStart + 1) % this.eventCapacity;
+    }
+    return record;
+  }
+
+  queryEvents(query: EventQuery = {}): EventRecord[] {
+    const n = this.events.length;
+    const limit = query.limit ?? Number.POSITIVE_INFINITY;
+    const firstId = this.lastEventId - n + 1;
+    // Ids are consecutive in the ring, so a cursor maps straight to a position.
+    let i = query.afterId !== undefined ? Math.max(0, query.afterId - firstId + 1) : 0;
+    if (query.since !== undefined) i = Math.max(i, this.firstAtOrAfter(query.since));
+    const out: EventRecord[] = [];
+    for (; i < n && out.length < limit; i++) {
+      const e = this.events[(this.eventStart + i) % n]!;
+      if (query.until !== undefined && e.at > query.until) break;
+      if (matchesEventQuery(e, query)) out.push(e);
+    }
+    return out;
+  }
+
+  /** Binary search over clock time, which only moves forward. */
+  private firstAtOrAfter(time: number): number {
+    const n = this.events.length;
+    let lo = 0;
+    let hi = n;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.events[(this.eventStart + mid) % n]!.at < time) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  close(): void {
+    // Nothing to release; present so callers treat every backend alike.
+  }
+
+  private mustGet(id: string): EnrollmentRecord {
+    const e = this.enrollments.get(id);
+    if (!e) throw new Error(`no enrollment ${id}: it must Authenticate first`);
+    return e;
+  }
+}

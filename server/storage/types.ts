@@ -1,0 +1,162 @@
+/**
+ * One storage interface, several backends (in-memory now, SQLite later). The service
+ * decides what a check-in means; storage keeps the facts. Every backend passes the same
+ * conformance suite (test/conformance/storage.ts).
+ *
+ * The interface is synchronous on purpose: both planned backends (a Map and better-sqlite3)
+ * are synchronous, and the connect hot path would otherwise pay a promise per call.
+ */
+import type { Platform } from '../../protocol/platform';
+import type { CommandStatus } from '../../protocol/result';
+
+export interface DeviceFacts {
+  udid?: string;
+  enrollmentId?: string;
+  serialNumber?: string;
+  platform?: Platform;
+  osVersion?: string;
+  buildVersion?: string;
+  productName?: string;
+  model?: string;
+  modelName?: string;
+  deviceName?: string;
+}
+
+export interface EnrollmentRecord extends DeviceFacts {
+  /** The enrollment id: the UDID, or the EnrollmentID of a User Enrollment. */
+  id: string;
+  topic: string;
+  /** Push token as lower-case hex (64 characters for a real token). */
+  token?: string;
+  pushMagic?: string;
+  unlockToken?: Buffer;
+  awaitingConfiguration?: boolean;
+  enabled: boolean;
+  /** TokenUpdates since the last Authenticate; 1 = the enrollment's first. */
+  tokenUpdateTally: number;
+  /** Clock time of the Authenticate that began this enrollment. */
+  authenticatedAt: number;
+  /** Clock time of tally 1, once enrolled. */
+  enrolledAt?: number;
+  /** Clock time of the last check-in or connect. */
+  lastSeenAt: number;
+  bootstrapToken?: Buffer;
+}
+
+export interface AuthenticateFacts extends DeviceFacts {
+  id: string;
+  topic: string;
+}
+
+export interface PushInfo {
+  topic: string;
+  token: string;
+  pushMagic: string;
+  unlockToken?: Buffer;
+  awaitingConfiguration?: boolean;
+}
+
+export interface StoredCommand {
+  commandUUID: string;
+  requestType: string;
+  /** The command plist, serialized once at enqueue and sent as is on every delivery. */
+  body: Buffer;
+  createdAt: number;
+}
+
+export type QueueStatus = 'queued' | 'NotNow';
+
+export interface QueueEntry {
+  commandUUID: string;
+  requestType: string;
+  status: QueueStatus;
+  queuedAt: number;
+}
+
+export interface ResultRecord {
+  id: string;
+  commandUUID: string;
+  requestType: string;
+  status: CommandStatus;
+  /** The device's report exactly as it came over the wire. */
+  raw: Buffer;
+  at: number;
+}
+
+export type ReportOutcome =
+  /** The command was queued for this enrollment; the report is stored. */
+  | 'stored'
+  /** A repeat of a final report already stored (a retried request); nothing changed. */
+  | 'repeat'
+  /** No such command was ever queued for this enrollment. */
+  | 'unknown';
+
+export interface EventRecord {
+  id: number;
+  /** Clock time, ms since the epoch. */
+  at: number;
+  type: string;
+  udid?: string;
+  from: string;
+  to: string;
+  summary: string;
+  data?: Record<string, unknown>;
+}
+
+export interface EventQuery {
+  /** Only events with a larger id (a cursor). */
+  afterId?: number;
+  /** Only events at or after this clock time. */
+  since?: number;
+  until?: number;
+  /** Dotted prefixes: `mdm.command` matches `mdm.command.queued`. */
+  types?: string[];
+  udid?: string;
+  limit?: number;
+}
+
+export interface EnrollmentQuery {
+  offset?: number;
+  limit?: number;
+  enabled?: boolean;
+}
+
+export class DuplicateCommandError extends Error {
+  constructor(readonly commandUUID: string) {
+    super(`a command with CommandUUID ${commandUUID} already exists`);
+    this.name = 'DuplicateCommandError';
+  }
+}
+
+export interface Storage {
+  /** Records an Authenticate: device facts kept, push info, tally, bootstrap and unlock tokens reset, queue cleared, enrollment disabled. */
+  storeAuthenticate(facts: AuthenticateFacts, at: number): void;
+  /** Records a TokenUpdate for an existing enrollment, enables it, and returns the new tally. Throws if the enrollment is unknown. */
+  storeTokenUpdate(id: string, push: PushInfo, at: number): number;
+  /** Disables the enrollment (CheckOut, or a device that went away). */
+  disable(id: string, at: number): void;
+  touch(id: string, at: number): void;
+  /** Stores (or, with an empty/undefined token, removes) the bootstrap token. */
+  storeBootstrapToken(id: string, token: Buffer | undefined, at: number): void;
+  getEnrollment(id: string): Readonly<EnrollmentRecord> | undefined;
+  listEnrollments(query?: EnrollmentQuery): Readonly<EnrollmentRecord>[];
+  countEnrollments(query?: Pick<EnrollmentQuery, 'enabled'>): number;
+
+  /** Queues one command for each id, in order. Throws DuplicateCommandError if the CommandUUID exists. */
+  enqueue(ids: readonly string[], command: StoredCommand): void;
+  /** The first queued command for id whose CommandUUID is not in `skip`. */
+  nextCommand(id: string, skip?: ReadonlySet<string>): StoredCommand | undefined;
+  /** Stores a report. A NotNow keeps the command queued (status NotNow); a final status dequeues it. */
+  storeReport(id: string, report: Omit<ResultRecord, 'id' | 'requestType'>): ReportOutcome;
+  clearQueue(id: string): void;
+  getCommand(commandUUID: string): StoredCommand | undefined;
+  listQueue(id: string): QueueEntry[];
+  queueLength(id: string): number;
+  listResults(query: { id?: string; commandUUID?: string }): ResultRecord[];
+
+  /** Appends an event and gives it the next id. */
+  appendEvent(event: Omit<EventRecord, 'id'>): EventRecord;
+  queryEvents(query?: EventQuery): EventRecord[];
+
+  close(): void;
+}

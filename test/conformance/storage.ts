@@ -1,0 +1,233 @@
+/**
+ * The storage conformance suite: every backend runs these same tests, unchanged.
+ * Usage: `runStorageConformance('memory', () => new MemoryStorage())`.
+ */
+import { DuplicateCommandError, type AuthenticateFacts, type Storage, type StoredCommand } from '../../server/storage/types';
+
+const T0 = Date.UTC(2026, 0, 1, 12, 0, 0);
+
+function facts(id: string, extra: Partial<AuthenticateFacts> = {}): AuthenticateFacts {
+  return {
+    id,
+    udid: id,
+    topic: 'com.apple.mgmt.External.e0bd1eac-1f17-4c8e-8a63-dd17d3dd35d9',
+    serialNumber: 'C02XK1ABJGH5',
+    platform: 'macOS',
+    osVersion: '14.4.1',
+    buildVersion: '23E224',
+    productName: 'MacBookPro18,3',
+    model: 'MacBookPro18,3',
+    modelName: 'MacBook Pro',
+    deviceName: 'Test Mac',
+    ...extra,
+  };
+}
+
+function push(n = 1) {
+  return { topic: 'com.apple.mgmt.External.e0bd1eac-1f17-4c8e-8a63-dd17d3dd35d9', token: 'ab'.repeat(32), pushMagic: `MAGIC-${n}` };
+}
+
+function cmd(uuid: string, requestType = 'DeviceInformation', at = T0): StoredCommand {
+  return { commandUUID: uuid, requestType, body: Buffer.from(`<plist>${uuid}</plist>`), createdAt: at };
+}
+
+function enrolled(store: Storage, id: string): void {
+  store.storeAuthenticate(facts(id), T0);
+  store.storeTokenUpdate(id, push(), T0 + 1000);
+}
+
+export function runStorageConformance(name: string, makeStore: () => Storage): void {
+  describe(`storage conformance: ${name}`, () => {
+    let store: Storage;
+    beforeEach(() => {
+      store = makeStore();
+    });
+    afterEach(() => store.close());
+
+    describe('enrollments', () => {
+      it('Authenticate creates a disabled enrollment with the device facts', () => {
+        store.storeAuthenticate(facts('UDID-1'), T0);
+        const e = store.getEnrollment('UDID-1')!;
+        expect(e).toMatchObject({ id: 'UDID-1', enabled: false, tokenUpdateTally: 0, serialNumber: 'C02XK1ABJGH5', platform: 'macOS', osVersion: '14.4.1', authenticatedAt: T0, lastSeenAt: T0 });
+        expect(e.token).toBeUndefined();
+        expect(e.enrolledAt).toBeUndefined();
+      });
+
+      it('TokenUpdate stores push info, enables, and counts a tally (1 = enrollment)', () => {
+        store.storeAuthenticate(facts('UDID-1'), T0);
+        expect(store.storeTokenUpdate('UDID-1', push(1), T0 + 5)).toBe(1);
+        let e = store.getEnrollment('UDID-1')!;
+        expect(e).toMatchObject({ enabled: true, tokenUpdateTally: 1, token: 'ab'.repeat(32), pushMagic: 'MAGIC-1', enrolledAt: T0 + 5 });
+        expect(store.storeTokenUpdate('UDID-1', push(2), T0 + 9)).toBe(2);
+        e = store.getEnrollment('UDID-1')!;
+        expect(e).toMatchObject({ tokenUpdateTally: 2, pushMagic: 'MAGIC-2', enrolledAt: T0 + 5, lastSeenAt: T0 + 9 });
+      });
+
+      it('TokenUpdate for an unknown enrollment throws', () => {
+        expect(() => store.storeTokenUpdate('NOPE', push(), T0)).toThrow(/Authenticate/);
+      });
+
+      it('keeps the UnlockToken when a later TokenUpdate omits it', () => {
+        store.storeAuthenticate(facts('UDID-1'), T0);
+        store.storeTokenUpdate('UDID-1', { ...push(), unlockToken: Buffer.from('unlock') }, T0);
+        store.storeTokenUpdate('UDID-1', push(), T0 + 1);
+        expect(store.getEnrollment('UDID-1')!.unlockToken?.toString()).toBe('unlock');
+      });
+
+      it('a new Authenticate resets tally, push info, bootstrap token, and disables', () => {
+        enrolled(store, 'UDID-1');
+        store.storeBootstrapToken('UDID-1', Buffer.from('bst'), T0 + 2);
+        store.storeAuthenticate(facts('UDID-1', { osVersion: '15.0' }), T0 + 10);
+        const e = store.getEnrollment('UDID-1')!;
+        expect(e).toMatchObject({ enabled: false, tokenUpdateTally: 0, osVersion: '15.0', authenticatedAt: T0 + 10 });
+        expect(e.bootstrapToken).toBeUndefined();
+        expect(e.token).toBeUndefined();
+        expect(store.storeTokenUpdate('UDID-1', push(), T0 + 11)).toBe(1);
+      });
+
+      it('disable turns an enrollment off and keeps its facts', () => {
+        enrolled(store, 'UDID-1');
+        store.disable('UDID-1', T0 + 50);
+        expect(store.getEnrollment('UDID-1')).toMatchObject({ enabled: false, tokenUpdateTally: 1, lastSeenAt: T0 + 50 });
+      });
+
+      it('stores, returns and removes the bootstrap token', () => {
+        enrolled(store, 'UDID-1');
+        expect(store.getEnrollment('UDID-1')!.bootstrapToken).toBeUndefined();
+        store.storeBootstrapToken('UDID-1', Buffer.from('hello world'), T0);
+        expect(store.getEnrollment('UDID-1')!.bootstrapToken!.toString()).toBe('hello world');
+        store.storeBootstrapToken('UDID-1', Buffer.alloc(0), T0);
+        expect(store.getEnrollment('UDID-1')!.bootstrapToken).toBeUndefined();
+      });
+
+      it('lists and counts with paging and an enabled filter', () => {
+        for (let i = 0; i < 5; i++) enrolled(store, `UDID-${i}`);
+        store.storeAuthenticate(facts('UDID-X'), T0);
+        expect(store.countEnrollments()).toBe(6);
+        expect(store.countEnrollments({ enabled: true })).toBe(5);
+        expect(store.countEnrollments({ enabled: false })).toBe(1);
+        expect(store.listEnrollments({ offset: 2, limit: 2 })).toHaveLength(2);
+        expect(store.listEnrollments({ offset: 10 })).toEqual([]);
+        const all = store.listEnrollments().map((e) => e.id);
+        expect(new Set(all).size).toBe(6);
+        const pages = [...store.listEnrollments({ offset: 0, limit: 4 }), ...store.listEnrollments({ offset: 4, limit: 4 })].map((e) => e.id);
+        expect(pages).toEqual(all);
+      });
+    });
+
+    describe('queue', () => {
+      beforeEach(() => enrolled(store, 'D1'));
+
+      it('delivers in order and dequeues on final statuses', () => {
+        store.enqueue(['D1'], cmd('CMD1'));
+        store.enqueue(['D1'], cmd('CMD2'));
+        expect(store.nextCommand('D1')!.commandUUID).toBe('CMD1');
+        expect(store.storeReport('D1', { commandUUID: 'CMD1', status: 'Acknowledged', raw: Buffer.from('r1'), at: T0 })).toBe('stored');
+        expect(store.nextCommand('D1')!.commandUUID).toBe('CMD2');
+        expect(store.storeReport('D1', { commandUUID: 'CMD2', status: 'Error', raw: Buffer.from('r2'), at: T0 })).toBe('stored');
+        expect(store.nextCommand('D1')).toBeUndefined();
+        expect(store.queueLength('D1')).toBe(0);
+      });
+
+      it('returns the serialized body unchanged', () => {
+        store.enqueue(['D1'], cmd('CMD1'));
+        expect(store.nextCommand('D1')!.body.toString()).toBe('<plist>CMD1</plist>');
+      });
+
+      it('NotNow keeps the command queued, marked NotNow, and skip lists hide it', () => {
+        store.enqueue(['D1'], cmd('CMD3'));
+        store.enqueue(['D1'], cmd('CMD4'));
+        expect(store.storeReport('D1', { commandUUID: 'CMD3', status: 'NotNow', raw: Buffer.from('nn'), at: T0 })).toBe('stored');
+        expect(store.listQueue('D1').map((q) => [q.commandUUID, q.status])).toEqual([
+          ['CMD3', 'NotNow'],
+          ['CMD4', 'queued'],
+        ]);
+        expect(store.nextCommand('D1', new Set(['CMD3']))!.commandUUID).toBe('CMD4');
+        expect(store.nextCommand('D1', new Set(['CMD3', 'CMD4']))).toBeUndefined();
+        expect(store.nextCommand('D1')!.commandUUID).toBe('CMD3');
+        expect(store.storeReport('D1', { commandUUID: 'CMD3', status: 'Acknowledged', raw: Buffer.from('ok'), at: T0 + 1 })).toBe('stored');
+        expect(store.listResults({ id: 'D1', commandUUID: 'CMD3' }).map((r) => r.status)).toEqual(['NotNow', 'Acknowledged']);
+      });
+
+      it('an unknown CommandUUID is reported unknown; a repeated final report is a repeat', () => {
+        expect(store.storeReport('D1', { commandUUID: 'NEVER', status: 'Acknowledged', raw: Buffer.from('x'), at: T0 })).toBe('unknown');
+        store.enqueue(['D1'], cmd('CMD5'));
+        expect(store.storeReport('D1', { commandUUID: 'CMD5', status: 'Acknowledged', raw: Buffer.from('x'), at: T0 })).toBe('stored');
+        expect(store.storeReport('D1', { commandUUID: 'CMD5', status: 'Acknowledged', raw: Buffer.from('x'), at: T0 })).toBe('repeat');
+        expect(store.listResults({ commandUUID: 'CMD5' })).toHaveLength(1);
+      });
+
+      it('a command queued for one device is unknown to another', () => {
+        enrolled(store, 'D2');
+        store.enqueue(['D1'], cmd('ONLY-D1'));
+        expect(store.storeReport('D2', { commandUUID: 'ONLY-D1', status: 'Acknowledged', raw: Buffer.from('x'), at: T0 })).toBe('unknown');
+        expect(store.queueLength('D1')).toBe(1);
+      });
+
+      it('one command to many devices: each gets it, each reports separately', () => {
+        enrolled(store, 'D2');
+        enrolled(store, 'D3');
+        store.enqueue(['D1', 'D2', 'D3'], cmd('MANY'));
+        for (const id of ['D1', 'D2', 'D3']) expect(store.nextCommand(id)!.commandUUID).toBe('MANY');
+        store.storeReport('D2', { commandUUID: 'MANY', status: 'Acknowledged', raw: Buffer.from('d2'), at: T0 });
+        expect(store.nextCommand('D2')).toBeUndefined();
+        expect(store.nextCommand('D1')!.commandUUID).toBe('MANY');
+        expect(store.listResults({ commandUUID: 'MANY' }).map((r) => r.id)).toEqual(['D2']);
+      });
+
+      it('rejects a duplicate CommandUUID, even for another device', () => {
+        enrolled(store, 'D2');
+        store.enqueue(['D1'], cmd('DUP'));
+        expect(() => store.enqueue(['D2'], cmd('DUP'))).toThrow(DuplicateCommandError);
+        expect(store.queueLength('D2')).toBe(0);
+        expect(store.queueLength('D1')).toBe(1);
+      });
+
+      it('stores results with their raw plist and the request type', () => {
+        store.enqueue(['D1'], cmd('RAW', 'ProfileList'));
+        const raw = Buffer.from('<?xml version="1.0"?><plist><dict/></plist>');
+        store.storeReport('D1', { commandUUID: 'RAW', status: 'Acknowledged', raw, at: T0 + 7 });
+        const [r] = store.listResults({ id: 'D1' });
+        expect(r).toMatchObject({ id: 'D1', commandUUID: 'RAW', requestType: 'ProfileList', status: 'Acknowledged', at: T0 + 7 });
+        expect(Buffer.compare(r!.raw, raw)).toBe(0);
+        expect(store.getCommand('RAW')).toMatchObject({ commandUUID: 'RAW', requestType: 'ProfileList' });
+      });
+
+      it('clearQueue empties one enrollment only; Authenticate clears its queue', () => {
+        enrolled(store, 'D2');
+        store.enqueue(['D1', 'D2'], cmd('C1'));
+        store.clearQueue('D1');
+        expect(store.nextCommand('D1')).toBeUndefined();
+        expect(store.nextCommand('D2')!.commandUUID).toBe('C1');
+        store.storeAuthenticate(facts('D2'), T0 + 1);
+        expect(store.nextCommand('D2')).toBeUndefined();
+      });
+    });
+
+    describe('events', () => {
+      const ev = (at: number, type: string, udid?: string) => ({ at, type, udid, from: 'device', to: 'mdm', summary: type });
+
+      it('gives consecutive ids and filters by cursor, time, type prefix and device', () => {
+        const a = store.appendEvent(ev(T0, 'mdm.checkin', 'D1'));
+        const b = store.appendEvent(ev(T0 + 10, 'mdm.command.queued', 'D1'));
+        const c = store.appendEvent(ev(T0 + 20, 'mdm.command.delivered', 'D2'));
+        store.appendEvent(ev(T0 + 30, 'mdm.commander', 'D2'));
+        expect(b.id).toBe(a.id + 1);
+        expect(c.id).toBe(a.id + 2);
+        expect(store.queryEvents().map((e) => e.type)).toEqual(['mdm.checkin', 'mdm.command.queued', 'mdm.command.delivered', 'mdm.commander']);
+        expect(store.queryEvents({ afterId: b.id }).map((e) => e.id)).toEqual([c.id, c.id + 1]);
+        expect(store.queryEvents({ since: T0 + 10, until: T0 + 20 }).map((e) => e.id)).toEqual([b.id, c.id]);
+        expect(store.queryEvents({ types: ['mdm.command'] }).map((e) => e.type)).toEqual(['mdm.command.queued', 'mdm.command.delivered']);
+        expect(store.queryEvents({ types: ['mdm.checkin', 'mdm.commander'] })).toHaveLength(2);
+        expect(store.queryEvents({ udid: 'D2' }).map((e) => e.id)).toEqual([c.id, c.id + 1]);
+        expect(store.queryEvents({ limit: 1, afterId: a.id })).toEqual([b]);
+      });
+
+      it('keeps data and summary as given', () => {
+        const e = store.appendEvent({ ...ev(T0, 'x'), data: { n: 1, s: 'two' } });
+        expect(store.queryEvents()).toEqual([e]);
+        expect(e).toMatchObject({ at: T0, type: 'x', from: 'device', to: 'mdm', summary: 'x', data: { n: 1, s: 'two' } });
+      });
+    });
+  });
+}
