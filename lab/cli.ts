@@ -1,0 +1,74 @@
+/**
+ * The `mdmsim` command line. Every command is a thin layer over the programmatic API.
+ * stdout carries only machine-readable output (the ready line); logs go to stderr.
+ */
+import { Command, InvalidArgumentError, Option } from 'commander';
+import pino from 'pino';
+import { startServer } from '../server/server';
+
+function port(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n > 65535) throw new InvalidArgumentError('expected a port number from 0 to 65535 (0 picks a free port)');
+  return n;
+}
+
+export function buildProgram(): Command {
+  const program = new Command('mdmsim')
+    .description('Simulated Apple MDM + vendor-agent check-in lab')
+    .showHelpAfterError()
+    .configureOutput({ writeOut: (s) => process.stdout.write(s), writeErr: (s) => process.stderr.write(s) });
+
+  program
+    .command('serve')
+    .description('run the MDM server, its control API and event stream (HTTPS)')
+    .option('--host <host>', 'interface to listen on', '127.0.0.1')
+    .option('--port <port>', 'HTTPS port: MDM, agent, APIs, dashboard (0 = any free port)', port, 8443)
+    .option('--apns-port <port>', 'APNs provider API port (HTTP/2; reserved: the APNs mock is not in this build yet)', port, 2197)
+    .option('--courier-port <port>', 'device-side courier port (reserved: the APNs mock is not in this build yet)', port, 5223)
+    .option('--data-dir <dir>', 'where the CA, certificates and API token are kept', './.mdmsim')
+    .addOption(new Option('--clock <mode>', 'real time, or a virtual clock moved by POST /sim/v1/clock/advance').choices(['real', 'virtual']).default('real'))
+    .option('--api-token <token>', 'bearer token for /sim/v1 (default: $MDMSIM_API_TOKEN or one kept in the data dir)')
+    .addOption(new Option('--log-level <level>', 'stderr log level').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'))
+    .action(async (opts: { host: string; port: number; dataDir: string; clock: 'real' | 'virtual'; apiToken?: string; logLevel: string }) => {
+      const log = pino({ level: opts.logLevel, base: undefined }, pino.destination(2));
+      const server = await startServer({
+        host: opts.host,
+        port: opts.port,
+        dataDir: opts.dataDir,
+        clock: opts.clock,
+        apiToken: opts.apiToken,
+        onError: (error) => log.error({ err: error }, 'unexpected error'),
+      });
+      if (log.isLevelEnabled('debug')) {
+        server.events.subscribe((e) => log.debug({ event: e.type, udid: e.udid, at: new Date(e.at).toISOString() }, e.summary));
+      }
+      process.stdout.write(`${JSON.stringify(server.info)}\n`);
+      log.info({ url: server.url, clock: opts.clock, dataDir: server.dataDir }, 'mdmsim serving');
+      let stopping = false;
+      const stop = (signal: string) => {
+        if (stopping) return;
+        stopping = true;
+        log.info({ signal }, 'stopping');
+        server.stop().then(
+          () => process.exit(0),
+          (error) => {
+            log.error({ err: error }, 'stop failed');
+            process.exit(1);
+          },
+        );
+      };
+      process.on('SIGINT', () => stop('SIGINT'));
+      process.on('SIGTERM', () => stop('SIGTERM'));
+    });
+
+  return program;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  try {
+    await buildProgram().parseAsync(argv, { from: 'user' });
+  } catch (error) {
+    process.stderr.write(`mdmsim: ${(error as Error)?.message ?? String(error)}\n`);
+    process.exit(1);
+  }
+}

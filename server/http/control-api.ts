@@ -1,0 +1,266 @@
+/**
+ * The simulator control API under /sim/v1 (bearer token): the clock, enqueueing raw
+ * commands, and the event log. What a test suite or an instructor drives the lab with.
+ */
+import { timingSafeEqual } from 'node:crypto';
+import express, { type NextFunction, type Request, type Response } from 'express';
+import { VirtualClock, type Clock } from '../../protocol/clock';
+import { decodeCommand } from '../../protocol/command';
+import { DurationError, parseDuration } from '../../protocol/duration';
+import { jsonToPlist, plistToJson } from '../../protocol/json';
+import { parsePlist, PlistError } from '../../protocol/plist';
+import { ProblemError, problem, type Problem } from '../../protocol/problem';
+import type { PlistValue } from '../../protocol/plist/types';
+import { eventToJson, type EventLog } from '../service/event-log';
+import type { MdmService } from '../service/mdm-service';
+import type { EnrollmentRecord, EventQuery, Storage } from '../storage/types';
+import { problemBody } from './respond';
+
+export interface ControlApiOptions {
+  apiToken: string;
+  clock: Clock;
+  store: Storage;
+  service: MdmService;
+  events: EventLog;
+}
+
+const PLIST_TYPES = ['application/x-apple-plist', 'application/x-plist', 'application/xml', 'text/xml', 'application/octet-stream'];
+export const MAX_EVENTS_PER_PAGE = 10_000;
+
+/** Constant-time comparison of a presented bearer token. */
+export function tokenMatches(presented: string | undefined, expected: string): boolean {
+  if (presented === undefined) return false;
+  const a = Buffer.from(presented);
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+export function bearerToken(header: string | undefined): string | undefined {
+  const m = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '');
+  return m?.[1];
+}
+
+function send(res: Response, p: Problem): void {
+  if (p.status === 401) res.setHeader('www-authenticate', 'Bearer realm="mdmsim"');
+  res.status(p.status).type('application/json').send(problemBody(p));
+}
+
+/** Express 5 forwards rejected promises to the error handler; this keeps handlers terse. */
+type Handler = (req: Request, res: Response) => unknown;
+
+export function createControlApi(options: ControlApiOptions): express.Router {
+  const { apiToken, clock, store, service, events } = options;
+  const router = express.Router();
+
+  router.use((req, _res, next) => {
+    if (!tokenMatches(bearerToken(req.headers.authorization), apiToken)) {
+      return next(
+        problem(401, 'unauthorized', req.headers.authorization ? 'the bearer token is not valid' : 'this API needs a bearer token', {
+          field: 'Authorization',
+          expected: 'Authorization: Bearer <apiToken> (printed in the ready line of mdmsim serve)',
+        }),
+      );
+    }
+    next();
+  });
+
+  const json = express.json({ limit: '8mb', strict: false });
+  const raw = express.raw({ type: PLIST_TYPES, limit: '8mb' });
+
+  // ---- clock ---------------------------------------------------------------------------
+  const clockJson = () => ({ now: new Date(clock.now()).toISOString(), mode: clock.mode });
+  router.get('/clock', (_req, res) => res.json(clockJson()));
+  router.post('/clock/advance', json, (async (req, res) => {
+    const by = (req.body as { by?: unknown } | undefined)?.by ?? req.query.by;
+    if (!(clock instanceof VirtualClock)) {
+      throw problem(409, 'real-clock', 'the clock is real time and cannot be advanced', {
+        hint: 'start the server with --clock virtual',
+      });
+    }
+    if (by === undefined) throw problem(400, 'missing-duration', 'say how far to advance', { field: 'by', expected: '{"by": "8d"} (also "36h", "15m", "P8D")' });
+    let ms: number;
+    try {
+      ms = parseDuration(by as string);
+    } catch (error) {
+      if (error instanceof DurationError) throw problem(400, 'bad-duration', error.message, { field: 'by' });
+      throw error;
+    }
+    const report = await clock.advance(ms);
+    events.record({
+      type: 'clock.advance',
+      from: 'operator',
+      to: 'clock',
+      summary: `clock advanced by ${String(by)} to ${new Date(report.to).toISOString()} (${report.timersRun} timers ran)`,
+      data: { from: new Date(report.from).toISOString(), by: String(by), ms, timersRun: report.timersRun },
+    });
+    res.json({ ...clockJson(), from: new Date(report.from).toISOString(), advancedMs: ms, timersRun: report.timersRun });
+  }) as Handler);
+
+  // ---- devices and commands ------------------------------------------------------------
+  const deviceJson = (e: Readonly<EnrollmentRecord>) => ({
+    udid: e.id,
+    serialNumber: e.serialNumber,
+    platform: e.platform,
+    osVersion: e.osVersion,
+    buildVersion: e.buildVersion,
+    productName: e.productName ?? e.model,
+    deviceName: e.deviceName,
+    topic: e.topic,
+    enabled: e.enabled,
+    tokenUpdateTally: e.tokenUpdateTally,
+    authenticatedAt: new Date(e.authenticatedAt).toISOString(),
+    enrolledAt: e.enrolledAt !== undefined ? new Date(e.enrolledAt).toISOString() : undefined,
+    lastSeenAt: new Date(e.lastSeenAt).toISOString(),
+    hasBootstrapToken: e.bootstrapToken !== undefined,
+    queued: store.queueLength(e.id),
+  });
+
+  router.get('/devices', (req, res) => {
+    const offset = intParam(req.query.offset, 'offset', 0, 0, Number.MAX_SAFE_INTEGER);
+    const limit = intParam(req.query.limit, 'limit', 1000, 1, 10_000);
+    res.setHeader('x-total-count', String(store.countEnrollments()));
+    res.json(store.listEnrollments({ offset, limit }).map(deviceJson));
+  });
+
+  router.get('/devices/:udid', (req, res) => {
+    const e = store.getEnrollment(req.params.udid as string);
+    if (!e) throw problem(404, 'unknown-enrollment', `no enrollment ${req.params.udid}`, { hint: 'GET /sim/v1/devices lists them' });
+    res.json({ ...deviceJson(e), queue: queueJson(e.id) });
+  });
+
+  const queueJson = (id: string) =>
+    store.listQueue(id).map((q) => ({ CommandUUID: q.commandUUID, RequestType: q.requestType, status: q.status, queuedAt: new Date(q.queuedAt).toISOString() }));
+
+  const resultJson = (r: ReturnType<Storage['listResults']>[number]) => {
+    let report: unknown;
+    try {
+      report = plistToJson(parsePlist(r.raw));
+    } catch {
+      report = undefined;
+    }
+    return { udid: r.id, CommandUUID: r.commandUUID, RequestType: r.requestType, Status: r.status, at: new Date(r.at).toISOString(), report, raw: r.raw.toString('utf8') };
+  };
+
+  router.get('/devices/:udid/commands', (req, res) => {
+    const id = req.params.udid as string;
+    if (!store.getEnrollment(id)) throw problem(404, 'unknown-enrollment', `no enrollment ${id}`);
+    res.json({ queue: queueJson(id), results: store.listResults({ id }).map(resultJson) });
+  });
+
+  const enqueueHandler: Handler = (req, res) => {
+    const ids = String(req.params.udids)
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
+    respondEnqueue(res, ids, readCommandBody(req), req.query.push);
+  };
+  router.put('/devices/:udids/commands', raw, json, enqueueHandler);
+  router.post('/devices/:udids/commands', raw, json, enqueueHandler);
+
+  router.post('/commands', json, (req, res) => {
+    const body = req.body as { udids?: unknown; command?: unknown } | undefined;
+    if (!body || !Array.isArray(body.udids) || body.udids.some((u) => typeof u !== 'string')) {
+      throw problem(400, 'missing-udids', 'name the devices to queue the command for', { field: 'udids', expected: '{"udids": ["<udid>", ...], "command": {...}}' });
+    }
+    respondEnqueue(res, body.udids as string[], decodeCommand(jsonToPlist(body.command, 'command')), req.query.push);
+  });
+
+  function respondEnqueue(res: Response, ids: string[], command: ReturnType<typeof decodeCommand>, pushParam: unknown): void {
+    if (ids.length === 0) throw problem(400, 'missing-udids', 'no device named', { field: 'udids' });
+    const result = service.enqueue(ids, command);
+    // The APNs mock lands with its own issue; until then nothing is pushed and we say so.
+    const push = pushParam === 'false' ? { requested: false } : { requested: true, sent: false, reason: 'no APNs configured in this server' };
+    const status = result.queued.length > 0 ? 201 : Object.values(result.rejected).every((p) => p.status === 404) ? 404 : 409;
+    res.status(status).json({
+      CommandUUID: result.commandUUID,
+      RequestType: result.requestType,
+      queued: result.queued,
+      rejected: result.rejected,
+      warnings: result.warnings,
+      push,
+    });
+  }
+
+  router.get('/commands/:uuid', (req, res) => {
+    const cmd = store.getCommand(req.params.uuid as string);
+    if (!cmd) throw problem(404, 'unknown-command', `no command ${req.params.uuid}`);
+    res.json({
+      CommandUUID: cmd.commandUUID,
+      RequestType: cmd.requestType,
+      createdAt: new Date(cmd.createdAt).toISOString(),
+      command: plistToJson(parsePlist(cmd.body)),
+      results: store.listResults({ commandUUID: cmd.commandUUID }).map(resultJson),
+    });
+  });
+
+  // ---- events --------------------------------------------------------------------------
+  router.get('/events', (req, res) => {
+    const query = eventQueryFromParams(req.query as Record<string, unknown>);
+    const list = events.query(query);
+    res.json({ events: list.map(eventToJson), next: list.length > 0 ? list[list.length - 1]!.id : (query.afterId ?? null) });
+  });
+
+  router.use((_req: Request, _res: Response, next: NextFunction) => next(problem(404, 'not-found', 'no such control API route', { hint: 'see the README for /sim/v1 routes' })));
+
+  router.use((error: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    if (error instanceof ProblemError) return send(res, error.problem);
+    const e = error as { type?: string; status?: number; message?: string };
+    if (e?.type === 'entity.too.large') return send(res, { status: 413, code: 'body-too-large', message: 'the request body is larger than 8 MB' });
+    if (e?.type === 'entity.parse.failed') return send(res, { status: 400, code: 'malformed-json', message: `the body is not valid JSON: ${e.message}` });
+    if (typeof e?.status === 'number' && e.status >= 400 && e.status < 500) return send(res, { status: e.status, code: 'bad-request', message: e.message ?? 'bad request' });
+    send(res, { status: 500, code: 'internal-error', message: 'mdmsim failed to handle this request; see its log' });
+  });
+
+  return router;
+}
+
+function readCommandBody(req: Request): ReturnType<typeof decodeCommand> {
+  let value: PlistValue;
+  if (Buffer.isBuffer(req.body)) {
+    try {
+      value = parsePlist(req.body);
+    } catch (error) {
+      if (error instanceof PlistError) throw problem(400, 'malformed-plist', `the command is not a readable property list: ${error.message}`);
+      throw error;
+    }
+  } else if (req.body !== undefined && req.is('application/json')) {
+    value = jsonToPlist(req.body);
+  } else {
+    throw problem(415, 'bad-content-type', `send the command as a plist or as JSON; got Content-Type ${req.headers['content-type'] ?? 'none'}`, {
+      field: 'Content-Type',
+      expected: `application/json or ${PLIST_TYPES.slice(0, 3).join(', ')}`,
+    });
+  }
+  return decodeCommand(value);
+}
+
+function intParam(v: unknown, name: string, fallback: number, min: number, max: number): number {
+  if (v === undefined || v === '') return fallback;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min || n > max) {
+    throw problem(400, 'bad-parameter', `${name} must be an integer from ${min} to ${max}; got ${JSON.stringify(v)}`, { field: name });
+  }
+  return n;
+}
+
+/** `since` is an event id (events after it) or an ISO time (events at or after it). */
+export function eventQueryFromParams(q: Record<string, unknown>): EventQuery {
+  const query: EventQuery = { limit: intParam(q.limit, 'limit', 1000, 1, MAX_EVENTS_PER_PAGE) };
+  const since = q.since;
+  if (typeof since === 'string' && since !== '') {
+    if (/^\d+$/.test(since)) query.afterId = Number(since);
+    else query.since = timeParam(since, 'since');
+  }
+  if (typeof q.until === 'string' && q.until !== '') query.until = timeParam(q.until, 'until');
+  if (typeof q.type === 'string' && q.type !== '') query.types = q.type.split(',').map((t) => t.trim()).filter(Boolean);
+  if (typeof q.udid === 'string' && q.udid !== '') query.udid = q.udid;
+  return query;
+}
+
+function timeParam(v: string, name: string): number {
+  const t = Date.parse(v);
+  if (Number.isNaN(t)) {
+    throw problem(400, 'bad-parameter', `${name} must be an event id or an ISO-8601 time; got ${JSON.stringify(v)}`, { field: name, expected: '42 or 2026-01-31T12:00:00Z' });
+  }
+  return t;
+}

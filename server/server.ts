@@ -1,0 +1,188 @@
+/**
+ * The mdmsim server, in process: `const server = await startServer({ port: 0 })` in a test,
+ * `await server.stop()` after. `mdmsim serve` is a thin layer over this.
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { isIP } from 'node:net';
+import { join, resolve } from 'node:path';
+import express from 'express';
+import { createClock, type Clock, type ClockMode } from '../protocol/clock';
+import { MemoryStorage } from './storage/memory';
+import type { Storage } from './storage/types';
+import { EventLog } from './service/event-log';
+import { MdmService } from './service/mdm-service';
+import { DEFAULT_MAX_BODY_BYTES } from './http/body';
+import { createControlApi } from './http/control-api';
+import { createEventsStream, EVENTS_STREAM_PATH } from './http/events-stream';
+import { createMdmHandler, MDM_PATHS } from './http/mdm-handler';
+import { sendProblem } from './http/respond';
+import { loadOrCreateCa, loadOrCreateServerCert } from './pki';
+
+export interface ServerOptions {
+  /** Interface to listen on (default 127.0.0.1). */
+  host?: string;
+  /** HTTPS port for MDM, APIs and dashboard (default 8443; 0 picks a free port). */
+  port?: number;
+  /** Where the CA, the server certificate and the API token live (default ./.mdmsim). */
+  dataDir?: string;
+  /** A Clock to share with a fleet, or the mode of a new one (default real). */
+  clock?: Clock | ClockMode;
+  /** Bearer token for /sim/v1 (default: MDMSIM_API_TOKEN, else one kept in dataDir). */
+  apiToken?: string;
+  store?: Storage;
+  /** Largest MDM request body accepted; larger ones get 413 (default 4 MiB). */
+  maxBodyBytes?: number;
+  /** Extra names or addresses the server certificate must cover. */
+  certificateHosts?: string[];
+  /** Receives unexpected errors (bugs); default writes them to stderr. */
+  onError?: (error: unknown) => void;
+}
+
+/** The ready line of `mdmsim serve`, as an object. */
+export interface ServerInfo {
+  ready: true;
+  mdm: string;
+  /** The APNs mock is not part of this build yet. */
+  apns: string | null;
+  courier: string | null;
+  api: string;
+  dashboard: string;
+  caCert: string;
+  apiToken: string;
+}
+
+export class MdmsimServer {
+  readonly clock: Clock;
+  readonly store: Storage;
+  readonly events: EventLog;
+  readonly service: MdmService;
+  readonly dataDir: string;
+  readonly apiToken: string;
+  private httpServer?: Server;
+  private closeStream?: () => void;
+  private baseUrl = '';
+
+  private constructor(options: ServerOptions) {
+    this.dataDir = resolve(options.dataDir ?? '.mdmsim');
+    mkdirSync(this.dataDir, { recursive: true, mode: 0o700 });
+    this.clock = typeof options.clock === 'object' ? options.clock : createClock(options.clock ?? 'real');
+    this.store = options.store ?? new MemoryStorage();
+    this.events = new EventLog(this.store, this.clock);
+    this.service = new MdmService({ store: this.store, clock: this.clock, events: this.events });
+    this.apiToken = options.apiToken ?? process.env.MDMSIM_API_TOKEN ?? loadOrCreateApiToken(this.dataDir);
+  }
+
+  static async start(options: ServerOptions = {}): Promise<MdmsimServer> {
+    const server = new MdmsimServer(options);
+    await server.listen(options);
+    return server;
+  }
+
+  private async listen(options: ServerOptions): Promise<void> {
+    const host = options.host ?? '127.0.0.1';
+    const onError = options.onError ?? ((error: unknown) => process.stderr.write(`mdmsim: unexpected error: ${(error as Error)?.stack ?? String(error)}\n`));
+    const ca = await loadOrCreateCa(this.dataDir);
+    const tls = await loadOrCreateServerCert(this.dataDir, ca, [host, ...(options.certificateHosts ?? [])].filter((h) => !isWildcard(h)));
+
+    const handleMdm = createMdmHandler({ service: this.service, events: this.events, maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES, onError });
+    const app = express();
+    app.disable('x-powered-by');
+    app.set('etag', false);
+    app.use('/sim/v1', createControlApi({ apiToken: this.apiToken, clock: this.clock, store: this.store, service: this.service, events: this.events }));
+    app.get('/', (_req, res) => {
+      res.type('text/plain').send(`mdmsim server\nMDM: ${this.baseUrl}/mdm\ncontrol API: ${this.baseUrl}/sim/v1 (bearer token)\n`);
+    });
+    app.use((req, res) => sendProblem(res, { status: 404, code: 'not-found', message: `no route for ${req.method} ${req.path}` }));
+
+    const stream = createEventsStream(this.events, this.apiToken);
+    this.closeStream = stream.close;
+
+    const httpServer = createServer({ key: tls.keyPem, cert: tls.certPem }, (req, res) => {
+      const url = req.url ?? '/';
+      const q = url.indexOf('?');
+      const path = q < 0 ? url : url.slice(0, q);
+      if (MDM_PATHS.has(path)) {
+        handleMdm(req, res, path).catch(onError);
+        return;
+      }
+      app(req, res);
+    });
+    httpServer.on('upgrade', (req, socket, head) => {
+      const path = (req.url ?? '').split('?')[0];
+      if (path === EVENTS_STREAM_PATH) stream.handleUpgrade(req, socket, head);
+      else socket.destroy();
+    });
+    // Bounds on slow or idle clients: a stalled request cannot hold a socket forever.
+    httpServer.headersTimeout = 20_000;
+    httpServer.requestTimeout = 60_000;
+    httpServer.keepAliveTimeout = 65_000;
+
+    await new Promise<void>((resolveListen, rejectListen) => {
+      httpServer.once('error', rejectListen);
+      httpServer.listen(options.port ?? 8443, host, () => {
+        httpServer.off('error', rejectListen);
+        resolveListen();
+      });
+    });
+    this.httpServer = httpServer;
+    const port = (httpServer.address() as AddressInfo).port;
+    this.baseUrl = `https://${urlHost(host)}:${port}`;
+  }
+
+  /** https://host:port of the MDM host. */
+  get url(): string {
+    return this.baseUrl;
+  }
+
+  get info(): ServerInfo {
+    return {
+      ready: true,
+      mdm: `${this.baseUrl}/mdm`,
+      apns: null,
+      courier: null,
+      api: `${this.baseUrl}/sim/v1`,
+      dashboard: `${this.baseUrl}/`,
+      caCert: join(this.dataDir, 'ca.pem'),
+      apiToken: this.apiToken,
+    };
+  }
+
+  async stop(): Promise<void> {
+    this.closeStream?.();
+    const server = this.httpServer;
+    this.httpServer = undefined;
+    if (server) {
+      const closed = new Promise<void>((r) => server.close(() => r()));
+      server.closeAllConnections();
+      await closed;
+    }
+    this.store.close();
+  }
+}
+
+export function startServer(options: ServerOptions = {}): Promise<MdmsimServer> {
+  return MdmsimServer.start(options);
+}
+
+function isWildcard(host: string): boolean {
+  return host === '0.0.0.0' || host === '::' || host === '';
+}
+
+function urlHost(host: string): string {
+  if (isWildcard(host)) return '127.0.0.1';
+  return isIP(host) === 6 ? `[${host}]` : host;
+}
+
+function loadOrCreateApiToken(dataDir: string): string {
+  const file = join(dataDir, 'api-token');
+  if (existsSync(file)) {
+    const token = readFileSync(file, 'utf8').trim();
+    if (token) return token;
+  }
+  const token = randomBytes(24).toString('base64url');
+  writeFileSync(file, `${token}\n`, { mode: 0o600 });
+  return token;
+}

@@ -1,0 +1,381 @@
+/**
+ * What check-ins and connects mean, in NanoMDM's terms: Authenticate creates the
+ * enrollment disabled and clears its queue, TokenUpdate enables it and counts a tally,
+ * CheckOut disables it; a connect stores the report and answers the next command.
+ * Transport (HTTP, bodies, content types) stays in server/http; facts stay in storage.
+ */
+import {
+  decodeCheckin,
+  deviceChannelId,
+  isUserChannel,
+  type Authenticate,
+  type CheckinMessage,
+  type EnrollmentKeys,
+} from '../../protocol/checkin';
+import { encodeCommand, type Command } from '../../protocol/command';
+import type { Clock } from '../../protocol/clock';
+import { buildPlistBuffer } from '../../protocol/plist';
+import type { PlistDict } from '../../protocol/plist/types';
+import { platformFromAuthenticate } from '../../protocol/platform';
+import { problem, type Problem } from '../../protocol/problem';
+import { decodeCommandResults, type CommandResults } from '../../protocol/result';
+import {
+  validateCheckin,
+  validateCommand,
+  validateCommandResponse,
+  type ValidationContext,
+  type ValidationIssue,
+  type ValidationResult,
+} from '../../protocol/schema';
+import { DuplicateCommandError, type EnrollmentRecord, type Storage } from '../storage/types';
+import type { EventLog } from './event-log';
+
+export interface MdmResponse {
+  status: number;
+  body?: Buffer;
+  contentType?: string;
+}
+
+const PLIST_CONTENT_TYPE = 'application/xml; charset=utf-8';
+const EMPTY_OK: MdmResponse = { status: 200 };
+
+export interface EnqueueResult {
+  commandUUID: string;
+  requestType: string;
+  /** Enrollment ids the command was queued for. */
+  queued: string[];
+  /** Why it was not queued for the others. */
+  rejected: Record<string, Problem>;
+  /** Schema findings: a command is queued even if malformed, so CommandFormatError can be tested. */
+  warnings: ValidationIssue[];
+}
+
+export interface MdmServiceOptions {
+  store: Storage;
+  clock: Clock;
+  events: EventLog;
+}
+
+export class MdmService {
+  private readonly store: Storage;
+  private readonly clock: Clock;
+  private readonly events: EventLog;
+  /**
+   * CommandUUIDs a device answered NotNow since its last Idle: skipped for the rest of that
+   * connection, offered again on the next Idle. Connection state, so it lives here.
+   */
+  private readonly notNow = new Map<string, Set<string>>();
+
+  constructor(options: MdmServiceOptions) {
+    this.store = options.store;
+    this.clock = options.clock;
+    this.events = options.events;
+  }
+
+  // ---- check-in (CheckInURL) ------------------------------------------------------------
+
+  checkin(value: unknown): MdmResponse {
+    const message = decodeCheckin(value);
+    const id = this.enrollmentIdOf(message);
+    if (message.MessageType === 'UserAuthenticate') {
+      // No user-channel management: 410 tells macOS to go on without it (as NanoMDM does).
+      this.events.record({
+        type: 'mdm.checkin',
+        udid: id,
+        from: 'device',
+        to: 'mdm',
+        summary: 'UserAuthenticate → 410 (user channel declined)',
+        data: { messageType: 'UserAuthenticate', status: 410 },
+      });
+      return { status: 410 };
+    }
+    if (isUserChannel(message)) {
+      throw problem(400, 'user-channel-unsupported', `${message.MessageType} from a user channel is not supported`, {
+        field: message.UserID !== undefined ? 'UserID' : message.EnrollmentUserID !== undefined ? 'EnrollmentUserID' : 'UserShortName',
+        hint: 'mdmsim manages the device channel only; UserAuthenticate is answered 410 so macOS skips the user channel',
+      });
+    }
+    const existing = this.store.getEnrollment(id);
+    this.mustValidate(validateCheckin(value as PlistDict, this.contextFor(message, existing)), message.MessageType);
+    const now = this.clock.now();
+
+    switch (message.MessageType) {
+      case 'Authenticate':
+        return this.authenticate(id, message, now);
+      case 'TokenUpdate': {
+        this.mustExist(id, existing, 'TokenUpdate');
+        const tally = this.store.storeTokenUpdate(
+          id,
+          {
+            topic: message.Topic,
+            token: message.Token.toString('hex'),
+            pushMagic: message.PushMagic,
+            unlockToken: message.UnlockToken,
+            awaitingConfiguration: message.AwaitingConfiguration,
+          },
+          now,
+        );
+        this.record(id, 'TokenUpdate', `TokenUpdate tally ${tally}${tally === 1 ? ': enrolled, enrollment enabled' : ''}`, {
+          tally,
+          topic: message.Topic,
+          token: message.Token.toString('hex'),
+          pushMagic: message.PushMagic,
+        });
+        return EMPTY_OK;
+      }
+      case 'CheckOut':
+        this.mustExist(id, existing, 'CheckOut');
+        this.store.disable(id, now);
+        this.notNow.delete(id);
+        this.record(id, 'CheckOut', 'CheckOut: enrollment disabled', {});
+        return EMPTY_OK;
+      case 'SetBootstrapToken': {
+        this.mustExist(id, existing, 'SetBootstrapToken');
+        const token = message.BootstrapToken;
+        this.store.storeBootstrapToken(id, token, now);
+        const removed = !token || token.length === 0;
+        this.record(id, 'SetBootstrapToken', removed ? 'SetBootstrapToken: token removed' : `SetBootstrapToken: ${token.length} bytes escrowed`, {
+          bytes: token?.length ?? 0,
+        });
+        return EMPTY_OK;
+      }
+      case 'GetBootstrapToken': {
+        const e = this.mustExist(id, existing, 'GetBootstrapToken');
+        this.store.touch(id, now);
+        const body: PlistDict = e.bootstrapToken ? { BootstrapToken: e.bootstrapToken } : {};
+        this.record(id, 'GetBootstrapToken', e.bootstrapToken ? 'GetBootstrapToken: token returned' : 'GetBootstrapToken: none escrowed', {});
+        return { status: 200, body: buildPlistBuffer(body), contentType: PLIST_CONTENT_TYPE };
+      }
+      case 'DeclarativeManagement':
+      case 'GetToken':
+        this.mustExist(id, existing, message.MessageType);
+        throw problem(400, 'not-supported', `mdmsim does not serve ${message.MessageType} check-ins`, {
+          field: 'MessageType',
+          hint: 'mdmsim never sends the commands that lead a device to this check-in',
+        });
+    }
+  }
+
+  private authenticate(id: string, m: Authenticate, now: number): MdmResponse {
+    const platform = platformFromAuthenticate(m);
+    this.store.storeAuthenticate(
+      {
+        id,
+        udid: m.UDID,
+        enrollmentId: m.EnrollmentID,
+        serialNumber: m.SerialNumber,
+        platform,
+        osVersion: m.OSVersion,
+        buildVersion: m.BuildVersion,
+        productName: m.ProductName,
+        model: m.Model,
+        modelName: m.ModelName,
+        deviceName: m.DeviceName,
+        topic: m.Topic,
+      },
+      now,
+    );
+    this.notNow.delete(id);
+    const what = [m.ProductName ?? m.Model, platform && m.OSVersion ? `${platform} ${m.OSVersion}` : m.OSVersion, m.SerialNumber && `serial ${m.SerialNumber}`]
+      .filter(Boolean)
+      .join(', ');
+    this.record(id, 'Authenticate', `Authenticate${what ? ` (${what})` : ''}: enrollment created disabled, queue cleared`, {
+      serialNumber: m.SerialNumber,
+      platform,
+      osVersion: m.OSVersion,
+      productName: m.ProductName,
+      topic: m.Topic,
+    });
+    return EMPTY_OK;
+  }
+
+  // ---- connect (ServerURL) --------------------------------------------------------------
+
+  connect(value: unknown, raw: Buffer): MdmResponse {
+    const results = decodeCommandResults(value);
+    const id = this.enrollmentIdOf(results);
+    if (isUserChannel(results)) {
+      throw problem(400, 'user-channel-unsupported', 'connects from a user channel are not supported', {
+        hint: 'mdmsim manages the device channel only',
+      });
+    }
+    const enrollment = this.store.getEnrollment(id);
+    if (!enrollment) {
+      throw problem(400, 'unknown-enrollment', `no enrollment for ${id}`, {
+        field: results.UDID !== undefined ? 'UDID' : 'EnrollmentID',
+        hint: 'the device must send Authenticate and TokenUpdate to the CheckInURL first',
+      });
+    }
+    if (!enrollment.enabled) {
+      throw problem(400, 'enrollment-disabled', `the enrollment for ${id} is not enabled`, {
+        hint:
+          enrollment.tokenUpdateTally === 0
+            ? 'send TokenUpdate after Authenticate to enable it'
+            : 'it checked out; enroll again (Authenticate, TokenUpdate)',
+      });
+    }
+    const now = this.clock.now();
+    const status = results.Status;
+    const command = results.CommandUUID !== undefined ? this.store.getCommand(results.CommandUUID) : undefined;
+    this.mustValidate(
+      validateCommandResponse(command?.requestType, value as PlistDict, this.contextOf(enrollment)),
+      `${status} report`,
+    );
+
+    let skip = this.notNow.get(id);
+    if (status === 'Idle') {
+      if (skip) this.notNow.delete(id);
+      skip = undefined;
+      this.store.touch(id, now);
+      this.events.record({ type: 'mdm.connect.idle', udid: id, from: 'device', to: 'mdm', summary: 'Idle', data: { status } });
+    } else {
+      this.reportResult(id, results, command?.requestType, raw, now);
+      if (status === 'NotNow') {
+        if (!skip) this.notNow.set(id, (skip = new Set()));
+        skip.add(results.CommandUUID!);
+      }
+    }
+
+    const next = this.store.nextCommand(id, skip);
+    if (!next) {
+      this.notNow.delete(id);
+      this.events.record({ type: 'mdm.connect.empty', udid: id, from: 'mdm', to: 'device', summary: 'no more commands (empty 200)' });
+      return EMPTY_OK;
+    }
+    this.events.record({
+      type: 'mdm.command.delivered',
+      udid: id,
+      from: 'mdm',
+      to: 'device',
+      summary: `${next.requestType} ${next.commandUUID}`,
+      data: { commandUUID: next.commandUUID, requestType: next.requestType },
+    });
+    return { status: 200, body: next.body, contentType: PLIST_CONTENT_TYPE };
+  }
+
+  private reportResult(id: string, results: CommandResults, requestType: string | undefined, raw: Buffer, now: number): void {
+    const commandUUID = results.CommandUUID!;
+    const outcome = this.store.storeReport(id, { commandUUID, status: results.Status, raw, at: now });
+    if (outcome === 'unknown') {
+      throw problem(400, 'unknown-command', `${id} reported ${results.Status} for CommandUUID ${commandUUID}, which was never queued for it`, {
+        field: 'CommandUUID',
+        expected: 'the CommandUUID of a command this server sent to this device',
+      });
+    }
+    this.store.touch(id, now);
+    const chain = results.ErrorChain?.[0];
+    const data: Record<string, unknown> = { commandUUID, status: results.Status, requestType };
+    if (results.ErrorChain) data.errorChain = results.ErrorChain;
+    if (outcome === 'repeat') data.repeat = true;
+    this.events.record({
+      type: 'mdm.command.result',
+      udid: id,
+      from: 'device',
+      to: 'mdm',
+      summary:
+        `${results.Status} ${requestType ?? ''} ${commandUUID}`.replace(/\s+/g, ' ') +
+        (chain ? ` (${chain.ErrorDomain} ${chain.ErrorCode}: ${chain.LocalizedDescription})` : '') +
+        (outcome === 'repeat' ? ' (repeated report, already stored)' : ''),
+      data,
+    });
+  }
+
+  // ---- enqueue (control API, policies) --------------------------------------------------
+
+  enqueue(ids: readonly string[], command: Command, source: 'operator' | 'policy' = 'operator'): EnqueueResult {
+    const requestType = command.Command.RequestType;
+    const rejected: Record<string, Problem> = {};
+    const queued: string[] = [];
+    const warnings = new Map<string, ValidationIssue>();
+    for (const id of new Set(ids)) {
+      const e = this.store.getEnrollment(id);
+      if (!e) {
+        rejected[id] = problem(404, 'unknown-enrollment', `no enrollment ${id}`, { hint: 'list enrollments with GET /sim/v1/devices' }).problem;
+      } else if (!e.enabled) {
+        rejected[id] = problem(409, 'enrollment-disabled', `the enrollment ${id} is not enabled`, {
+          hint: 'a device is enabled by its TokenUpdate; a CheckOut or a new Authenticate disables it',
+        }).problem;
+      } else {
+        queued.push(id);
+        for (const w of validateCommand(command as unknown as PlistDict, this.contextOf(e)).errors) warnings.set(`${w.path}:${w.code}`, w);
+      }
+    }
+    if (queued.length > 0) {
+      const now = this.clock.now();
+      try {
+        this.store.enqueue(queued, { commandUUID: command.CommandUUID, requestType, body: encodeCommand(command), createdAt: now });
+      } catch (error) {
+        if (error instanceof DuplicateCommandError) {
+          throw problem(409, 'duplicate-command-uuid', error.message, {
+            field: 'CommandUUID',
+            hint: 'omit CommandUUID to have one generated, or use a new UUID',
+          });
+        }
+        throw error;
+      }
+      for (const id of queued) {
+        this.events.record({
+          type: 'mdm.command.queued',
+          udid: id,
+          from: source,
+          to: 'mdm',
+          summary: `${requestType} ${command.CommandUUID} queued`,
+          data: { commandUUID: command.CommandUUID, requestType },
+        });
+      }
+    }
+    return { commandUUID: command.CommandUUID, requestType, queued, rejected, warnings: [...warnings.values()] };
+  }
+
+  // ---- helpers --------------------------------------------------------------------------
+
+  private enrollmentIdOf(m: EnrollmentKeys): string {
+    const id = deviceChannelId(m);
+    if (id === undefined || id === '') {
+      throw problem(400, 'missing-udid', 'the message names no device', {
+        field: 'UDID',
+        expected: 'UDID (or EnrollmentID for a User Enrollment)',
+      });
+    }
+    return id;
+  }
+
+  private contextFor(m: CheckinMessage, existing: Readonly<EnrollmentRecord> | undefined): ValidationContext {
+    if (m.MessageType === 'Authenticate') {
+      return {
+        platform: platformFromAuthenticate(m),
+        osVersion: typeof m.OSVersion === 'string' ? m.OSVersion : undefined,
+        enrollment: m.UDID === undefined && m.EnrollmentID !== undefined ? 'user' : 'device',
+      };
+    }
+    return existing ? this.contextOf(existing) : {};
+  }
+
+  private contextOf(e: Readonly<EnrollmentRecord>): ValidationContext {
+    return { platform: e.platform, osVersion: e.osVersion, enrollment: e.udid === undefined && e.enrollmentId !== undefined ? 'user' : 'device' };
+  }
+
+  private mustValidate(result: ValidationResult, what: string): void {
+    if (result.ok) return;
+    const first = result.errors[0]!;
+    throw problem(400, 'invalid-message', `${what}: ${first.message}`, {
+      field: first.path,
+      expected: first.expected,
+      hint: result.errors.length > 1 ? `${result.errors.length - 1} more: ${result.errors.slice(1).map((e) => e.message).join('; ')}` : undefined,
+    });
+  }
+
+  private mustExist(id: string, e: Readonly<EnrollmentRecord> | undefined, what: string): Readonly<EnrollmentRecord> {
+    if (!e) {
+      throw problem(400, 'unknown-enrollment', `${what} from ${id}, which has not sent Authenticate`, {
+        field: 'UDID',
+        hint: 'a device sends Authenticate first, then TokenUpdate',
+      });
+    }
+    return e;
+  }
+
+  private record(udid: string, messageType: string, summary: string, data: Record<string, unknown>): void {
+    this.events.record({ type: 'mdm.checkin', udid, from: 'device', to: 'mdm', summary, data: { messageType, ...data } });
+  }
+}

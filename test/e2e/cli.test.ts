@@ -1,0 +1,89 @@
+/**
+ * `mdmsim serve` as a user runs it: a child process, the one-line ready JSON on stdout,
+ * logs on stderr, HTTPS with the CA it wrote, and a clean stop on SIGTERM.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { HttpsClient, TestMac } from '../helpers/mdm-client';
+
+const root = join(__dirname, '../..');
+const bin = join(root, 'bin/mdmsim.js');
+
+beforeAll(() => {
+  if (!existsSync(join(root, 'dist/lab/cli.js'))) throw new Error('dist/ is missing: npm test builds it first (npm run build)');
+});
+
+function serve(args: string[]): Promise<{ child: ChildProcess; ready: any; stderr: () => string }> {
+  const child = spawn(process.execPath, [bin, 'serve', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let err = '';
+  child.stderr!.on('data', (d) => (err += d));
+  return new Promise((resolve, reject) => {
+    const lines = createInterface({ input: child.stdout! });
+    lines.once('line', (line) => {
+      try {
+        resolve({ child, ready: JSON.parse(line), stderr: () => err });
+      } catch (e) {
+        reject(new Error(`the first stdout line is not JSON: ${line}\n${err}`));
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`mdmsim serve exited with ${code} before it was ready:\n${err}`)));
+  });
+}
+
+function exited(child: ChildProcess): Promise<number | null> {
+  return new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+}
+
+describe('mdmsim serve', () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'mdmsim-cli-'));
+  afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+
+  it('prints one ready line, serves MDM over HTTPS with its CA, and stops on SIGTERM', async () => {
+    const { child, ready, stderr } = await serve(['--port', '0', '--data-dir', dataDir, '--clock', 'virtual', '--api-token', 'cli-token']);
+    try {
+      expect(Object.keys(ready)).toEqual(['ready', 'mdm', 'apns', 'courier', 'api', 'dashboard', 'caCert', 'apiToken']);
+      expect(ready).toMatchObject({ ready: true, apiToken: 'cli-token', caCert: join(dataDir, 'ca.pem') });
+      expect(ready.mdm).toMatch(/^https:\/\/127\.0\.0\.1:\d+\/mdm$/);
+      expect(readFileSync(ready.caCert, 'utf8')).toContain('BEGIN CERTIFICATE');
+      expect(statSync(join(dataDir, 'ca-key.pem')).mode & 0o077).toBe(0);
+
+      const http = new HttpsClient(ready.mdm.replace(/\/mdm$/, ''), ready.caCert);
+      const mac = new TestMac(http);
+      await mac.enroll();
+      const clock = await http.api('GET', '/sim/v1/clock', 'cli-token');
+      expect(clock.json.mode).toBe('virtual');
+      const adv = await http.api('POST', '/sim/v1/clock/advance', 'cli-token', { by: '8d' });
+      expect(Date.parse(adv.json.now) - Date.parse(clock.json.now)).toBe(8 * 86400_000);
+      http.close();
+      expect(stderr()).toContain('mdmsim serving');
+    } finally {
+      child.kill('SIGTERM');
+    }
+    expect(await exited(child)).toBe(0);
+  });
+
+  it('reuses its CA and API token on the next run', async () => {
+    const ca = readFileSync(join(dataDir, 'ca.pem'), 'utf8');
+    const { child, ready } = await serve(['--port', '0', '--data-dir', dataDir]);
+    child.kill('SIGTERM');
+    await exited(child);
+    expect(readFileSync(ready.caCert, 'utf8')).toBe(ca);
+    const again = await serve(['--port', '0', '--data-dir', dataDir]);
+    again.child.kill('SIGTERM');
+    await exited(again.child);
+    expect(again.ready.apiToken).toBe(ready.apiToken);
+  });
+
+  it('refuses bad flags with a clear message and a non-zero exit', async () => {
+    for (const args of [['--port', 'abc'], ['--clock', 'sometimes'], ['--port', '70000']]) {
+      const child = spawn(process.execPath, [bin, 'serve', ...args, '--data-dir', dataDir], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let err = '';
+      child.stderr!.on('data', (d) => (err += d));
+      expect(await exited(child)).not.toBe(0);
+      expect(err).toMatch(/port number|Allowed choices/);
+    }
+  });
+});
