@@ -14,7 +14,7 @@
  * keys keep document/insertion order, except that JavaScript itself puts integer-like keys
  * ("0", "42") first in any object.
  */
-import { isUtf8 } from 'node:buffer';
+import { isAscii, isUtf8 } from 'node:buffer';
 import { isBinaryPlist, parseBinaryPlist } from './binary';
 import { buildXmlPlist } from './xml-build';
 import { parseXmlPlist } from './xml-parse';
@@ -43,6 +43,7 @@ export function parsePlist(input: Buffer | string): PlistValue {
   if (buf.length >= 2 && ((buf[0] === 0xff && buf[1] === 0xfe) || (buf[0] === 0xfe && buf[1] === 0xff))) {
     throw new PlistError('UTF-16 plists are not supported: send the XML as UTF-8');
   }
+  if (isAscii(buf)) return parseXmlPlist(buf.toString('latin1'), true, buf);
   if (!isUtf8(buf)) throw new PlistError('plist XML is not valid UTF-8');
   return parseXmlPlist(buf.toString('utf8'), true);
 }

@@ -49,8 +49,22 @@ interface Frame {
  * Parse XML plist text. `fromBytes` says the text was decoded from UTF-8 bytes by us, in which
  * case an XML declaration naming another encoding is a real mismatch worth refusing.
  */
-export function parseXmlPlist(src: string, fromBytes: boolean): PlistValue {
-  return new XmlPlistParser(src, fromBytes).document();
+export function parseXmlPlist(src: string, fromBytes: boolean, asciiBytes?: Buffer): PlistValue {
+  return new XmlPlistParser(src, fromBytes, asciiBytes).document();
+}
+
+/**
+ * V8's `slice()` of 13 or more characters is a view that keeps its whole parent string
+ * alive. A UDID or CommandUUID that storage keeps for days must not pin the entire request
+ * body it came from (measured: a 36-character UDID held 5 KB), so text we hand out is a
+ * copy: straight from the bytes when the document is ASCII (offsets are then byte offsets),
+ * else re-built so that it references only itself.
+ */
+const SLICED_STRING_MIN = 13;
+
+function detach(s: string): string {
+  // Flattening the concatenation copies it; the result is a view of that small copy alone.
+  return (s + ' ').slice(0, -1);
 }
 
 class XmlPlistParser {
@@ -61,6 +75,8 @@ class XmlPlistParser {
   constructor(
     private readonly src: string,
     private readonly fromBytes: boolean,
+    /** The same document as bytes, when it is pure ASCII. */
+    private readonly ascii?: Buffer,
   ) {
     this.pos = src.charCodeAt(0) === 0xfeff ? 1 : 0; // byte-order mark
     this.hasCR = src.indexOf('\r') !== -1;
@@ -272,6 +288,12 @@ class XmlPlistParser {
 
   // ── text ────────────────────────────────────────────────────────────────────────────────
 
+  /** src.slice(start, end), as a string that does not keep the document alive. */
+  private sub(start: number, end: number): string {
+    if (end - start < SLICED_STRING_MIN) return this.src.slice(start, end);
+    return this.ascii ? this.ascii.toString('latin1', start, end) : detach(this.src.slice(start, end));
+  }
+
   private requiredText(name: string, tagAt: number, selfClosing: boolean): string {
     if (selfClosing) this.fail(`empty <${name}/>`, tagAt);
     return this.text(name, tagAt);
@@ -285,7 +307,7 @@ class XmlPlistParser {
     if (lt === -1) this.fail(`unexpected end of input: <${name}> opened at ${describePosition(src, tagAt)} is not closed`);
     // Almost all plist text is one plain run straight up to its end tag.
     if (src.charCodeAt(lt + 1) === SLASH) {
-      let text = src.slice(start, lt);
+      let text = this.sub(start, lt);
       if (this.needsDecoding(text)) text = this.decode(text, start);
       this.pos = lt;
       this.endTag(name, tagAt);
@@ -301,7 +323,7 @@ class XmlPlistParser {
     let runStart = start;
     let lt = firstLt;
     for (;;) {
-      const run = src.slice(runStart, lt);
+      const run = this.sub(runStart, lt);
       out += this.needsDecoding(run) ? this.decode(run, runStart) : run;
       let next: number;
       if (src.charCodeAt(lt + 1) === SLASH) break;
@@ -311,7 +333,7 @@ class XmlPlistParser {
         const end = src.indexOf(']]>', lt + 9);
         if (end === -1) this.fail('unterminated CDATA section', lt);
         // CDATA is taken literally, but line endings are still normalized, as for all XML text.
-        out += src.slice(lt + 9, end).replace(/\r\n?/g, '\n');
+        out += this.sub(lt + 9, end).replace(/\r\n?/g, '\n');
         next = end + 3;
       } else if (src.charCodeAt(lt + 1) === QMARK) {
         next = this.piEnd(lt);
