@@ -105,7 +105,7 @@ export class MdmsimServer {
       const q = url.indexOf('?');
       const path = q < 0 ? url : url.slice(0, q);
       if (MDM_PATHS.has(path)) {
-        handleMdm(req, res, path).catch(onError);
+        handleMdm(req, res, path);
         return;
       }
       app(req, res);

@@ -13,35 +13,30 @@ export function bodyTooLarge(limit: number, got?: number) {
 
 /**
  * Reads a whole request body, refusing past `limit`: at once when Content-Length says so,
- * or as soon as the streamed bytes exceed it.
+ * or as soon as the streamed bytes exceed it. A callback rather than a promise: this runs
+ * for every request of every device, and the callback saves a promise and two ticks.
  */
-export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+export function readBody(req: IncomingMessage, limit: number, done: (error: Error | undefined, body?: Buffer) => void): void {
   const declared = req.headers['content-length'];
-  if (declared !== undefined && Number(declared) > limit) return Promise.reject(bodyTooLarge(limit, Number(declared)));
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let done = false;
-    req.on('data', (chunk: Buffer) => {
-      if (done) return;
-      size += chunk.length;
-      if (size > limit) {
-        done = true;
-        chunks.length = 0;
-        reject(bodyTooLarge(limit));
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('end', () => {
-      if (done) return;
-      done = true;
-      resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
-    });
-    req.on('error', (error) => {
-      if (done) return;
-      done = true;
-      reject(error);
-    });
+  if (declared !== undefined && Number(declared) > limit) return done(bodyTooLarge(limit, Number(declared)));
+  const chunks: Buffer[] = [];
+  let size = 0;
+  let finished = false;
+  const finish = (error: Error | undefined, body?: Buffer) => {
+    if (finished) return;
+    finished = true;
+    done(error, body);
+  };
+  req.on('data', (chunk: Buffer) => {
+    if (finished) return;
+    size += chunk.length;
+    if (size > limit) {
+      chunks.length = 0;
+      finish(bodyTooLarge(limit));
+      return;
+    }
+    chunks.push(chunk);
   });
+  req.on('end', () => finish(undefined, chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size)));
+  req.on('error', (error) => finish(error));
 }

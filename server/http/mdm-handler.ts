@@ -92,15 +92,9 @@ export function createMdmHandler(options: MdmHandlerOptions) {
     if (!req.complete) res.on('finish', () => lingerThenClose(req, maxBodyBytes));
   }
 
-  return async function handleMdm(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
+  function handle(req: IncomingMessage, res: ServerResponse, path: string, endpoint: Endpoint, body: Buffer): void {
     let parsed: PlistValue | undefined;
     try {
-      if (req.method !== 'PUT' && req.method !== 'POST') {
-        res.setHeader('allow', 'PUT, POST');
-        throw problem(405, 'method-not-allowed', `${req.method} is not allowed on ${path}`, { expected: 'PUT (or POST)' });
-      }
-      const endpoint = endpointFor(path, mediaType(req.headers['content-type']));
-      const body = await readBody(req, maxBodyBytes);
       if (body.length === 0) {
         throw problem(400, 'empty-body', `${path} needs a plist body`, { expected: 'an XML or binary property list' });
       }
@@ -114,12 +108,30 @@ export function createMdmHandler(options: MdmHandlerOptions) {
       }
       answer(res, endpoint === 'checkin' ? service.checkin(parsed) : service.connect(parsed, body));
     } catch (error) {
-      if (error instanceof ProblemError) {
-        reject(req, res, path, error.problem, parsed);
-        return;
-      }
-      options.onError?.(error);
-      reject(req, res, path, { status: 500, code: 'internal-error', message: 'mdmsim failed to handle this request; see its log' }, parsed);
+      fail(req, res, path, error, parsed);
     }
+  }
+
+  function fail(req: IncomingMessage, res: ServerResponse, path: string, error: unknown, parsed?: PlistValue): void {
+    if (error instanceof ProblemError) return reject(req, res, path, error.problem, parsed);
+    options.onError?.(error);
+    reject(req, res, path, { status: 500, code: 'internal-error', message: 'mdmsim failed to handle this request; see its log' }, parsed);
+  }
+
+  return function handleMdm(req: IncomingMessage, res: ServerResponse, path: string): void {
+    let endpoint: Endpoint;
+    try {
+      if (req.method !== 'PUT' && req.method !== 'POST') {
+        res.setHeader('allow', 'PUT, POST');
+        throw problem(405, 'method-not-allowed', `${req.method} is not allowed on ${path}`, { expected: 'PUT (or POST)' });
+      }
+      endpoint = endpointFor(path, mediaType(req.headers['content-type']));
+    } catch (error) {
+      return fail(req, res, path, error);
+    }
+    readBody(req, maxBodyBytes, (error, body) => {
+      if (error) return fail(req, res, path, error);
+      handle(req, res, path, endpoint, body!);
+    });
   };
 }

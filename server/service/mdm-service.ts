@@ -273,7 +273,7 @@ export class MdmService {
       from: 'device',
       to: 'mdm',
       summary:
-        `${results.Status} ${requestType ?? ''} ${commandUUID}`.replace(/\s+/g, ' ') +
+        `${results.Status} ${requestType === undefined ? '' : `${requestType} `}${commandUUID}` +
         (chain ? ` (${chain.ErrorDomain} ${chain.ErrorCode}: ${chain.LocalizedDescription})` : '') +
         (outcome === 'repeat' ? ' (repeated report, already stored)' : ''),
       data,
@@ -287,6 +287,9 @@ export class MdmService {
     const rejected: Record<string, Problem> = {};
     const queued: string[] = [];
     const warnings = new Map<string, ValidationIssue>();
+    // One validation per kind of device, not per device: a command to 10,000 Macs on two
+    // OS versions is checked twice.
+    const validated = new Set<string>();
     for (const id of new Set(ids)) {
       const e = this.store.getEnrollment(id);
       if (!e) {
@@ -297,7 +300,11 @@ export class MdmService {
         }).problem;
       } else {
         queued.push(id);
-        for (const w of validateCommand(command as unknown as PlistDict, this.contextOf(e)).errors) warnings.set(`${w.path}:${w.code}`, w);
+        const kind = `${e.platform}|${e.osVersion}|${e.enrollmentId !== undefined && e.udid === undefined}`;
+        if (!validated.has(kind)) {
+          validated.add(kind);
+          for (const w of validateCommand(command as unknown as PlistDict, this.contextOf(e)).errors) warnings.set(`${w.path}:${w.code}`, w);
+        }
       }
     }
     if (queued.length > 0) {

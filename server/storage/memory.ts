@@ -36,7 +36,7 @@ export class MemoryStorage implements Storage {
   private readonly queues = new Map<string, QueueItem[]>();
   private readonly commands = new Map<string, StoredCommand>();
   private readonly resultsById = new Map<string, ResultRecord[]>();
-  private readonly resultsByCommand = new Map<string, Map<string, ResultRecord[]>>();
+  private readonly resultsByCommand = new Map<string, ResultRecord[]>();
   /** Few distinct values repeat across a fleet; keep one copy of each. */
   private readonly interned = new Map<string, string>();
   private readonly events: EventRecord[] = [];
@@ -169,33 +169,29 @@ export class MemoryStorage implements Storage {
   storeReport(id: string, report: Omit<ResultRecord, 'id' | 'requestType'>): ReportOutcome {
     const q = this.queues.get(id);
     const index = q ? q.findIndex((item) => item.command.commandUUID === report.commandUUID) : -1;
-    const byCommand = this.resultsByCommand.get(report.commandUUID);
     if (index < 0) {
-      const history = byCommand?.get(id);
-      const last = history?.[history.length - 1];
-      return last !== undefined && FINAL_STATUSES.has(last.status) ? 'repeat' : 'unknown';
+      // Not queued: a retried final report, or a command this device never had. Rare, so a
+      // scan of this device's own history (newest first) is fine.
+      const history = this.resultsById.get(id);
+      if (history) {
+        for (let i = history.length - 1; i >= 0; i--) {
+          if (history[i]!.commandUUID === report.commandUUID) return FINAL_STATUSES.has(history[i]!.status) ? 'repeat' : 'unknown';
+        }
+      }
+      return 'unknown';
     }
     const item = q![index]!;
-    const record: ResultRecord = { ...report, id, requestType: item.command.requestType };
     if (FINAL_STATUSES.has(report.status)) {
       q!.splice(index, 1);
       if (q!.length === 0) this.queues.delete(id);
     } else if (report.status === 'NotNow') {
       item.status = 'NotNow';
     }
-    this.addResult(record);
+    // The queue's own strings, not the report's: they are already kept, so nothing new is pinned.
+    const record: ResultRecord = { id: this.enrollments.get(id)?.id ?? id, commandUUID: item.command.commandUUID, requestType: item.command.requestType, status: report.status, raw: report.raw, at: report.at };
+    push(this.resultsById, record.id, record);
+    push(this.resultsByCommand, record.commandUUID, record);
     return 'stored';
-  }
-
-  private addResult(record: ResultRecord): void {
-    let list = this.resultsById.get(record.id);
-    if (!list) this.resultsById.set(record.id, (list = []));
-    list.push(record);
-    let byCommand = this.resultsByCommand.get(record.commandUUID);
-    if (!byCommand) this.resultsByCommand.set(record.commandUUID, (byCommand = new Map()));
-    let history = byCommand.get(record.id);
-    if (!history) byCommand.set(record.id, (history = []));
-    history.push(record);
   }
 
   clearQueue(id: string): void {
@@ -221,10 +217,8 @@ export class MemoryStorage implements Storage {
 
   listResults(query: { id?: string; commandUUID?: string }): ResultRecord[] {
     if (query.commandUUID !== undefined) {
-      const byCommand = this.resultsByCommand.get(query.commandUUID);
-      if (!byCommand) return [];
-      if (query.id !== undefined) return [...(byCommand.get(query.id) ?? [])];
-      return [...byCommand.values()].flat().sort((a, b) => a.at - b.at);
+      const list = this.resultsByCommand.get(query.commandUUID) ?? [];
+      return query.id === undefined ? [...list] : list.filter((r) => r.id === query.id);
     }
     if (query.id !== undefined) return [...(this.resultsById.get(query.id) ?? [])];
     return [...this.resultsById.values()].flat().sort((a, b) => a.at - b.at);
@@ -280,4 +274,10 @@ export class MemoryStorage implements Storage {
     if (!e) throw new Error(`no enrollment ${id}: it must Authenticate first`);
     return e;
   }
+}
+
+function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {
+  const list = map.get(key);
+  if (list) list.push(value);
+  else map.set(key, [value]);
 }
