@@ -115,11 +115,13 @@ export class MdmService {
           },
           now,
         );
-        this.record(id, 'TokenUpdate', `TokenUpdate tally ${tally}${tally === 1 ? ': enrolled, enrollment enabled' : ''}`, {
+        // Events point at the record's strings: the log keeps no copies of its own.
+        const e = this.store.getEnrollment(id)!;
+        this.record(e.id, 'TokenUpdate', `TokenUpdate tally ${tally}${tally === 1 ? ': enrolled, enrollment enabled' : ''}`, {
           tally,
-          topic: message.Topic,
-          token: message.Token.toString('hex'),
-          pushMagic: message.PushMagic,
+          topic: e.topic,
+          token: e.token,
+          pushMagic: e.pushMagic,
         });
         return EMPTY_OK;
       }
@@ -127,14 +129,14 @@ export class MdmService {
         this.mustExist(id, existing, 'CheckOut');
         this.store.disable(id, now);
         this.notNow.delete(id);
-        this.record(id, 'CheckOut', 'CheckOut: enrollment disabled', {});
+        this.record(existing!.id, 'CheckOut', 'CheckOut: enrollment disabled', {});
         return EMPTY_OK;
       case 'SetBootstrapToken': {
         this.mustExist(id, existing, 'SetBootstrapToken');
         const token = message.BootstrapToken;
         this.store.storeBootstrapToken(id, token, now);
         const removed = !token || token.length === 0;
-        this.record(id, 'SetBootstrapToken', removed ? 'SetBootstrapToken: token removed' : `SetBootstrapToken: ${token.length} bytes escrowed`, {
+        this.record(existing!.id, 'SetBootstrapToken', removed ? 'SetBootstrapToken: token removed' : `SetBootstrapToken: ${token.length} bytes escrowed`, {
           bytes: token?.length ?? 0,
         });
         return EMPTY_OK;
@@ -143,7 +145,7 @@ export class MdmService {
         const e = this.mustExist(id, existing, 'GetBootstrapToken');
         this.store.touch(id, now);
         const body: PlistDict = e.bootstrapToken ? { BootstrapToken: e.bootstrapToken } : {};
-        this.record(id, 'GetBootstrapToken', e.bootstrapToken ? 'GetBootstrapToken: token returned' : 'GetBootstrapToken: none escrowed', {});
+        this.record(e.id, 'GetBootstrapToken', e.bootstrapToken ? 'GetBootstrapToken: token returned' : 'GetBootstrapToken: none escrowed', {});
         return { status: 200, body: buildPlistBuffer(body), contentType: PLIST_CONTENT_TYPE };
       }
       case 'DeclarativeManagement':
@@ -179,12 +181,13 @@ export class MdmService {
     const what = [m.ProductName ?? m.Model, platform && m.OSVersion ? `${platform} ${m.OSVersion}` : m.OSVersion, m.SerialNumber && `serial ${m.SerialNumber}`]
       .filter(Boolean)
       .join(', ');
-    this.record(id, 'Authenticate', `Authenticate${what ? ` (${what})` : ''}: enrollment created disabled, queue cleared`, {
-      serialNumber: m.SerialNumber,
-      platform,
-      osVersion: m.OSVersion,
-      productName: m.ProductName,
-      topic: m.Topic,
+    const e = this.store.getEnrollment(id)!;
+    this.record(e.id, 'Authenticate', `Authenticate${what ? ` (${what})` : ''}: enrollment created disabled, queue cleared`, {
+      serialNumber: e.serialNumber,
+      platform: e.platform,
+      osVersion: e.osVersion,
+      productName: e.productName,
+      topic: e.topic,
     });
     return EMPTY_OK;
   }
@@ -214,6 +217,7 @@ export class MdmService {
             : 'it checked out; enroll again (Authenticate, TokenUpdate)',
       });
     }
+    const udid = enrollment.id;
     const now = this.clock.now();
     const status = results.Status;
     const command = results.CommandUUID !== undefined ? this.store.getCommand(results.CommandUUID) : undefined;
@@ -222,29 +226,29 @@ export class MdmService {
       `${status} report`,
     );
 
-    let skip = this.notNow.get(id);
+    let skip = this.notNow.get(udid);
     if (status === 'Idle') {
-      if (skip) this.notNow.delete(id);
+      if (skip) this.notNow.delete(udid);
       skip = undefined;
-      this.store.touch(id, now);
-      this.events.record({ type: 'mdm.connect.idle', udid: id, from: 'device', to: 'mdm', summary: 'Idle', data: { status } });
+      this.store.touch(udid, now);
+      this.events.record({ type: 'mdm.connect.idle', udid, from: 'device', to: 'mdm', summary: 'Idle', data: { status } });
     } else {
-      this.reportResult(id, results, command?.requestType, raw, now);
+      this.reportResult(udid, results, command?.requestType, raw, now);
       if (status === 'NotNow') {
-        if (!skip) this.notNow.set(id, (skip = new Set()));
+        if (!skip) this.notNow.set(udid, (skip = new Set()));
         skip.add(results.CommandUUID!);
       }
     }
 
-    const next = this.store.nextCommand(id, skip);
+    const next = this.store.nextCommand(udid, skip);
     if (!next) {
-      this.notNow.delete(id);
-      this.events.record({ type: 'mdm.connect.empty', udid: id, from: 'mdm', to: 'device', summary: 'no more commands (empty 200)' });
+      this.notNow.delete(udid);
+      this.events.record({ type: 'mdm.connect.empty', udid, from: 'mdm', to: 'device', summary: 'no more commands (empty 200)' });
       return EMPTY_OK;
     }
     this.events.record({
       type: 'mdm.command.delivered',
-      udid: id,
+      udid,
       from: 'mdm',
       to: 'device',
       summary: `${next.requestType} ${next.commandUUID}`,
