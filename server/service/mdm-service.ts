@@ -9,14 +9,14 @@ import {
   deviceChannelId,
   isUserChannel,
   type Authenticate,
-  type CheckinMessage,
+  type BootstrapTokenResponse,
   type EnrollmentKeys,
 } from '../../protocol/checkin';
 import { encodeCommand, type Command } from '../../protocol/command';
 import type { Clock } from '../../protocol/clock';
 import { buildPlistBuffer } from '../../protocol/plist';
 import type { PlistDict } from '../../protocol/plist/types';
-import { platformFromAuthenticate } from '../../protocol/platform';
+import { platformFromAuthenticate, type Platform } from '../../protocol/platform';
 import { problem, type Problem } from '../../protocol/problem';
 import { decodeCommandResults, type CommandResults } from '../../protocol/result';
 import {
@@ -60,11 +60,6 @@ export class MdmService {
   private readonly store: Storage;
   private readonly clock: Clock;
   private readonly events: EventLog;
-  /**
-   * CommandUUIDs a device answered NotNow since its last Idle: skipped for the rest of that
-   * connection, offered again on the next Idle. Connection state, so it lives here.
-   */
-  private readonly notNow = new Map<string, Set<string>>();
 
   constructor(options: MdmServiceOptions) {
     this.store = options.store;
@@ -96,12 +91,19 @@ export class MdmService {
       });
     }
     const existing = this.store.getEnrollment(id);
-    this.mustValidate(validateCheckin(value as PlistDict, this.contextFor(message, existing)), message.MessageType);
+    const platform = message.MessageType === 'Authenticate' ? platformFromAuthenticate(message) : existing?.platform;
+    const context =
+      message.MessageType === 'Authenticate'
+        ? validationContext(platform, typeof message.OSVersion === 'string' ? message.OSVersion : undefined, message)
+        : existing
+          ? this.contextOf(existing)
+          : {};
+    this.mustValidate(validateCheckin(value as PlistDict, context), message.MessageType);
     const now = this.clock.now();
 
     switch (message.MessageType) {
       case 'Authenticate':
-        return this.authenticate(id, message, now);
+        return this.authenticate(id, message, platform, now);
       case 'TokenUpdate': {
         this.mustExist(id, existing, 'TokenUpdate');
         const tally = this.store.storeTokenUpdate(
@@ -128,7 +130,6 @@ export class MdmService {
       case 'CheckOut':
         this.mustExist(id, existing, 'CheckOut');
         this.store.disable(id, now);
-        this.notNow.delete(id);
         this.record(existing!.id, 'CheckOut', 'CheckOut: enrollment disabled', {});
         return EMPTY_OK;
       case 'SetBootstrapToken': {
@@ -144,9 +145,9 @@ export class MdmService {
       case 'GetBootstrapToken': {
         const e = this.mustExist(id, existing, 'GetBootstrapToken');
         this.store.touch(id, now);
-        const body: PlistDict = e.bootstrapToken ? { BootstrapToken: e.bootstrapToken } : {};
+        const body: BootstrapTokenResponse = e.bootstrapToken ? { BootstrapToken: e.bootstrapToken } : {};
         this.record(e.id, 'GetBootstrapToken', e.bootstrapToken ? 'GetBootstrapToken: token returned' : 'GetBootstrapToken: none escrowed', {});
-        return { status: 200, body: buildPlistBuffer(body), contentType: PLIST_CONTENT_TYPE };
+        return { status: 200, body: buildPlistBuffer(body as PlistDict), contentType: PLIST_CONTENT_TYPE };
       }
       case 'DeclarativeManagement':
       case 'GetToken':
@@ -158,8 +159,7 @@ export class MdmService {
     }
   }
 
-  private authenticate(id: string, m: Authenticate, now: number): MdmResponse {
-    const platform = platformFromAuthenticate(m);
+  private authenticate(id: string, m: Authenticate, platform: Platform | undefined, now: number): MdmResponse {
     this.store.storeAuthenticate(
       {
         id,
@@ -177,7 +177,6 @@ export class MdmService {
       },
       now,
     );
-    this.notNow.delete(id);
     const what = [m.ProductName ?? m.Model, platform && m.OSVersion ? `${platform} ${m.OSVersion}` : m.OSVersion, m.SerialNumber && `serial ${m.SerialNumber}`]
       .filter(Boolean)
       .join(', ');
@@ -220,29 +219,25 @@ export class MdmService {
     const udid = enrollment.id;
     const now = this.clock.now();
     const status = results.Status;
-    const command = results.CommandUUID !== undefined ? this.store.getCommand(results.CommandUUID) : undefined;
+    // Only this device's own queue says what the report answers: a CommandUUID queued for
+    // another device must be `unknown-command`, never checked against that command's schema.
+    const command = results.CommandUUID !== undefined ? this.store.queuedCommand(udid, results.CommandUUID) : undefined;
     this.mustValidate(
       validateCommandResponse(command?.requestType, value as PlistDict, this.contextOf(enrollment)),
       `${status} report`,
     );
 
-    let skip = this.notNow.get(udid);
     if (status === 'Idle') {
-      if (skip) this.notNow.delete(udid);
-      skip = undefined;
+      // A new connection: commands answered NotNow in the last one are offered again.
+      this.store.resetNotNow(udid);
       this.store.touch(udid, now);
-      this.events.record({ type: 'mdm.connect.idle', udid, from: 'device', to: 'mdm', summary: 'Idle', data: { status } });
+      this.events.record({ type: 'mdm.connect.idle', udid, from: 'device', to: 'mdm', summary: 'Idle', data: { status: 'Idle' } });
     } else {
       this.reportResult(udid, results, command?.requestType, raw, now);
-      if (status === 'NotNow') {
-        if (!skip) this.notNow.set(udid, (skip = new Set()));
-        skip.add(results.CommandUUID!);
-      }
     }
 
-    const next = this.store.nextCommand(udid, skip);
+    const next = this.store.nextCommand(udid);
     if (!next) {
-      this.notNow.delete(udid);
       this.events.record({ type: 'mdm.connect.empty', udid, from: 'mdm', to: 'device', summary: 'no more commands (empty 200)' });
       return EMPTY_OK;
     }
@@ -304,10 +299,11 @@ export class MdmService {
         }).problem;
       } else {
         queued.push(id);
-        const kind = `${e.platform}|${e.osVersion}|${e.enrollmentId !== undefined && e.udid === undefined}`;
+        const context = this.contextOf(e);
+        const kind = `${context.platform}|${context.osVersion}|${context.enrollment}`;
         if (!validated.has(kind)) {
           validated.add(kind);
-          for (const w of validateCommand(command as unknown as PlistDict, this.contextOf(e)).errors) warnings.set(`${w.path}:${w.code}`, w);
+          for (const w of validateCommand(command as unknown as PlistDict, context).errors) warnings.set(`${w.path}:${w.code}`, w);
         }
       }
     }
@@ -351,19 +347,8 @@ export class MdmService {
     return id;
   }
 
-  private contextFor(m: CheckinMessage, existing: Readonly<EnrollmentRecord> | undefined): ValidationContext {
-    if (m.MessageType === 'Authenticate') {
-      return {
-        platform: platformFromAuthenticate(m),
-        osVersion: typeof m.OSVersion === 'string' ? m.OSVersion : undefined,
-        enrollment: m.UDID === undefined && m.EnrollmentID !== undefined ? 'user' : 'device',
-      };
-    }
-    return existing ? this.contextOf(existing) : {};
-  }
-
   private contextOf(e: Readonly<EnrollmentRecord>): ValidationContext {
-    return { platform: e.platform, osVersion: e.osVersion, enrollment: e.udid === undefined && e.enrollmentId !== undefined ? 'user' : 'device' };
+    return validationContext(e.platform, e.osVersion, { UDID: e.udid, EnrollmentID: e.enrollmentId });
   }
 
   private mustValidate(result: ValidationResult, what: string): void {
@@ -389,4 +374,9 @@ export class MdmService {
   private record(udid: string, messageType: string, summary: string, data: Record<string, unknown>): void {
     this.events.record({ type: 'mdm.checkin', udid, from: 'device', to: 'mdm', summary, data: { messageType, ...data } });
   }
+}
+
+/** A User Enrollment names itself by EnrollmentID alone; a device enrollment has a UDID. */
+function validationContext(platform: Platform | undefined, osVersion: string | undefined, ids: EnrollmentKeys): ValidationContext {
+  return { platform, osVersion, enrollment: ids.UDID === undefined && ids.EnrollmentID !== undefined ? 'user' : 'device' };
 }

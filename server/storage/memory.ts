@@ -157,13 +157,20 @@ export class MemoryStorage implements Storage {
     }
   }
 
-  nextCommand(id: string, skip?: ReadonlySet<string>): StoredCommand | undefined {
+  nextCommand(id: string): StoredCommand | undefined {
     const q = this.queues.get(id);
     if (!q) return undefined;
-    for (const item of q) {
-      if (skip === undefined || !skip.has(item.command.commandUUID)) return item.command;
-    }
+    for (const item of q) if (item.status === 'queued') return item.command;
     return undefined;
+  }
+
+  resetNotNow(id: string): void {
+    const q = this.queues.get(id);
+    if (q) for (const item of q) item.status = 'queued';
+  }
+
+  queuedCommand(id: string, commandUUID: string): StoredCommand | undefined {
+    return this.queues.get(id)?.find((item) => item.command.commandUUID === commandUUID)?.command;
   }
 
   storeReport(id: string, report: Omit<ResultRecord, 'id' | 'requestType'>): ReportOutcome {

@@ -64,6 +64,10 @@ export interface StoredCommand {
   createdAt: number;
 }
 
+/**
+ * `NotNow`: the device answered NotNow in its current connection, so the command is skipped
+ * until that device's next Idle, which makes it `queued` again (resetNotNow).
+ */
 export type QueueStatus = 'queued' | 'NotNow';
 
 export interface QueueEntry {
@@ -144,8 +148,12 @@ export interface Storage {
 
   /** Queues one command for each id, in order. Throws DuplicateCommandError if the CommandUUID exists. */
   enqueue(ids: readonly string[], command: StoredCommand): void;
-  /** The first queued command for id whose CommandUUID is not in `skip`. */
-  nextCommand(id: string, skip?: ReadonlySet<string>): StoredCommand | undefined;
+  /** The first command in id's queue whose status is `queued` (NotNow ones are skipped). */
+  nextCommand(id: string): StoredCommand | undefined;
+  /** A new connection (Idle): every NotNow command of id is offered again. */
+  resetNotNow(id: string): void;
+  /** The command with this CommandUUID if it is in id's queue. */
+  queuedCommand(id: string, commandUUID: string): StoredCommand | undefined;
   /** Stores a report. A NotNow keeps the command queued (status NotNow); a final status dequeues it. */
   storeReport(id: string, report: Omit<ResultRecord, 'id' | 'requestType'>): ReportOutcome;
   clearQueue(id: string): void;

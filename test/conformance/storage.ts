@@ -23,8 +23,11 @@ function facts(id: string, extra: Partial<AuthenticateFacts> = {}): Authenticate
   };
 }
 
+/** A topic unlike the Authenticate one, so a test sees which message the stored topic came from. */
+const PUSH_TOPIC = 'com.apple.mgmt.External.7c4d9e20-3b1a-4f5e-8d6c-1a2b3c4d5e6f';
+
 function push(n = 1) {
-  return { topic: 'com.apple.mgmt.External.e0bd1eac-1f17-4c8e-8a63-dd17d3dd35d9', token: 'ab'.repeat(32), pushMagic: `MAGIC-${n}` };
+  return { topic: PUSH_TOPIC, token: 'ab'.repeat(32), pushMagic: `MAGIC-${n}` };
 }
 
 function cmd(uuid: string, requestType = 'DeviceInformation', at = T0): StoredCommand {
@@ -57,7 +60,7 @@ export function runStorageConformance(name: string, makeStore: () => Storage): v
         store.storeAuthenticate(facts('UDID-1'), T0);
         expect(store.storeTokenUpdate('UDID-1', push(1), T0 + 5)).toBe(1);
         let e = store.getEnrollment('UDID-1')!;
-        expect(e).toMatchObject({ enabled: true, tokenUpdateTally: 1, token: 'ab'.repeat(32), pushMagic: 'MAGIC-1', enrolledAt: T0 + 5 });
+        expect(e).toMatchObject({ enabled: true, tokenUpdateTally: 1, token: 'ab'.repeat(32), pushMagic: 'MAGIC-1', topic: PUSH_TOPIC, enrolledAt: T0 + 5 });
         expect(store.storeTokenUpdate('UDID-1', push(2), T0 + 9)).toBe(2);
         e = store.getEnrollment('UDID-1')!;
         expect(e).toMatchObject({ tokenUpdateTally: 2, pushMagic: 'MAGIC-2', enrolledAt: T0 + 5, lastSeenAt: T0 + 9 });
@@ -89,6 +92,16 @@ export function runStorageConformance(name: string, makeStore: () => Storage): v
         enrolled(store, 'UDID-1');
         store.disable('UDID-1', T0 + 50);
         expect(store.getEnrollment('UDID-1')).toMatchObject({ enabled: false, tokenUpdateTally: 1, lastSeenAt: T0 + 50 });
+      });
+
+      it('touch moves lastSeenAt; disable and touch of an unknown id change nothing', () => {
+        enrolled(store, 'UDID-1');
+        store.touch('UDID-1', T0 + 99);
+        expect(store.getEnrollment('UDID-1')!.lastSeenAt).toBe(T0 + 99);
+        store.touch('NOPE', T0);
+        store.disable('NOPE', T0);
+        expect(store.getEnrollment('NOPE')).toBeUndefined();
+        expect(store.countEnrollments()).toBe(1);
       });
 
       it('stores, returns and removes the bootstrap token', () => {
@@ -134,7 +147,7 @@ export function runStorageConformance(name: string, makeStore: () => Storage): v
         expect(store.nextCommand('D1')!.body.toString()).toBe('<plist>CMD1</plist>');
       });
 
-      it('NotNow keeps the command queued, marked NotNow, and skip lists hide it', () => {
+      it('NotNow keeps the command queued and marked, skipped until resetNotNow (the next Idle)', () => {
         store.enqueue(['D1'], cmd('CMD3'));
         store.enqueue(['D1'], cmd('CMD4'));
         expect(store.storeReport('D1', { commandUUID: 'CMD3', status: 'NotNow', raw: Buffer.from('nn'), at: T0 })).toBe('stored');
@@ -142,11 +155,33 @@ export function runStorageConformance(name: string, makeStore: () => Storage): v
           ['CMD3', 'NotNow'],
           ['CMD4', 'queued'],
         ]);
-        expect(store.nextCommand('D1', new Set(['CMD3']))!.commandUUID).toBe('CMD4');
-        expect(store.nextCommand('D1', new Set(['CMD3', 'CMD4']))).toBeUndefined();
+        expect(store.nextCommand('D1')!.commandUUID).toBe('CMD4');
+        expect(store.storeReport('D1', { commandUUID: 'CMD4', status: 'NotNow', raw: Buffer.from('nn'), at: T0 })).toBe('stored');
+        expect(store.nextCommand('D1')).toBeUndefined();
+        expect(store.queueLength('D1')).toBe(2);
+        store.resetNotNow('D1');
+        expect(store.listQueue('D1').map((q) => q.status)).toEqual(['queued', 'queued']);
         expect(store.nextCommand('D1')!.commandUUID).toBe('CMD3');
         expect(store.storeReport('D1', { commandUUID: 'CMD3', status: 'Acknowledged', raw: Buffer.from('ok'), at: T0 + 1 })).toBe('stored');
         expect(store.listResults({ id: 'D1', commandUUID: 'CMD3' }).map((r) => r.status)).toEqual(['NotNow', 'Acknowledged']);
+        expect(store.nextCommand('D1')!.commandUUID).toBe('CMD4');
+      });
+
+      it('queuedCommand finds a command only in that device\'s queue', () => {
+        enrolled(store, 'D2');
+        store.enqueue(['D1'], cmd('Q1', 'ProfileList'));
+        expect(store.queuedCommand('D1', 'Q1')).toMatchObject({ commandUUID: 'Q1', requestType: 'ProfileList' });
+        expect(store.queuedCommand('D2', 'Q1')).toBeUndefined();
+        expect(store.queuedCommand('D1', 'NOPE')).toBeUndefined();
+        store.storeReport('D1', { commandUUID: 'Q1', status: 'Acknowledged', raw: Buffer.from('x'), at: T0 });
+        expect(store.queuedCommand('D1', 'Q1')).toBeUndefined();
+      });
+
+      it('a report for a NotNow command whose queue was cleared is unknown, not a repeat', () => {
+        store.enqueue(['D1'], cmd('CLEARED'));
+        store.storeReport('D1', { commandUUID: 'CLEARED', status: 'NotNow', raw: Buffer.from('nn'), at: T0 });
+        store.clearQueue('D1');
+        expect(store.storeReport('D1', { commandUUID: 'CLEARED', status: 'Acknowledged', raw: Buffer.from('x'), at: T0 })).toBe('unknown');
       });
 
       it('an unknown CommandUUID is reported unknown; a repeated final report is a repeat', () => {

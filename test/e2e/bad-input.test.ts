@@ -73,6 +73,7 @@ const cases: Case[] = [
   c('connect from an unknown enrollment', () => connect(buildPlist({ UDID: 'NOT-ENROLLED', Status: 'Idle' })), 400, 'unknown-enrollment'),
   c('a result for an unknown CommandUUID', () => connect(buildPlist({ UDID: bystander.udid, Status: 'Acknowledged', CommandUUID: 'NEVER-QUEUED' })), 400, 'unknown-command', 'CommandUUID'),
   c('a result for another device\'s command', () => connect(buildPlist({ UDID: other.udid, Status: 'Acknowledged', CommandUUID: 'BYSTANDER-CMD', ProfileList: [] })), 400, 'unknown-command', 'CommandUUID'),
+  c('a result for another device\'s command, not checked against that command\'s schema', () => connect(buildPlist({ UDID: other.udid, Status: 'Acknowledged', CommandUUID: 'BYSTANDER-CMD' })), 400, 'unknown-command', 'CommandUUID'),
   c('an unknown Status', () => connect(buildPlist({ UDID: bystander.udid, Status: 'Done' })), 400, 'bad-status', 'Status'),
   c('a report without CommandUUID', () => connect(buildPlist({ UDID: bystander.udid, Status: 'Acknowledged' })), 400, 'missing-command-uuid', 'CommandUUID'),
   c('an ErrorChain of the wrong shape', () => connect(buildPlist({ UDID: bystander.udid, Status: 'Error', CommandUUID: 'BYSTANDER-CMD', ErrorChain: 'oops' })), 400, 'invalid-message', 'ErrorChain'),

@@ -66,9 +66,34 @@ describe('queue scenarios', () => {
     expect((await mac.notNow('NN-A'))?.CommandUUID).toBe('NN-B');
     // NanoMDM would hand NN-A back here; the contract says skipped for the rest of this connection.
     expect(await mac.ack('NN-B', { QueryResponses: {} }, 'DeviceInformation')).toBeUndefined();
+    expect(t.server.store.listQueue(mac.udid)).toEqual([expect.objectContaining({ commandUUID: 'NN-A', status: 'NotNow' })]);
     expect((await mac.idle())?.CommandUUID).toBe('NN-A');
-    const queue = t.server.store.listQueue(mac.udid);
-    expect(queue).toEqual([expect.objectContaining({ commandUUID: 'NN-A', status: 'NotNow' })]);
+    expect(t.server.store.listQueue(mac.udid)).toEqual([expect.objectContaining({ commandUUID: 'NN-A', status: 'queued' })]);
+  });
+
+  it('notnow: a command NotNow\'d in an earlier connection is offered again in the next one, after the Idle', async () => {
+    const mac = await enrolledMac();
+    enqueue(mac, info('X-1'));
+    enqueue(mac, info('X-2'));
+    expect((await mac.idle())?.CommandUUID).toBe('X-1');
+    expect((await mac.notNow('X-1'))?.CommandUUID).toBe('X-2');
+    expect(await mac.notNow('X-2')).toBeUndefined();
+    // Next connection: X-1 first; once it is done, X-2 (NotNow'd in the previous connection) follows.
+    expect((await mac.idle())?.CommandUUID).toBe('X-1');
+    expect((await mac.ack('X-1', { QueryResponses: {} }, 'DeviceInformation'))?.CommandUUID).toBe('X-2');
+    expect(await mac.ack('X-2', { QueryResponses: {} }, 'DeviceInformation')).toBeUndefined();
+  });
+
+  it('Idle and reports move the enrollment\'s last-seen time (clock time)', async () => {
+    const mac = await enrolledMac();
+    await t.clock.advance(3_600_000);
+    await mac.idle();
+    expect(t.server.store.getEnrollment(mac.udid)!.lastSeenAt).toBe(t.clock.now());
+    enqueue(mac, info('SEEN'));
+    await mac.idle();
+    await t.clock.advance(60_000);
+    await mac.ack('SEEN', { QueryResponses: {} }, 'DeviceInformation');
+    expect(t.server.store.getEnrollment(mac.udid)!.lastSeenAt).toBe(t.clock.now());
   });
 
   it('clear: Authenticate clears the queue and disables until TokenUpdate', async () => {
