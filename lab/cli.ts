@@ -46,7 +46,8 @@ export function buildProgram(): Command {
       log.info({ url: server.url, clock: opts.clock, dataDir: server.dataDir }, 'mdmsim serving');
       let stopping = false;
       const stop = (signal: string) => {
-        if (stopping) return;
+        // A second Ctrl-C means now, whatever the first one is still waiting for.
+        if (stopping) process.exit(130);
         stopping = true;
         log.info({ signal }, 'stopping');
         server.stop().then(

@@ -7,6 +7,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import WebSocket from 'ws';
 import { HttpsClient, TestMac } from '../helpers/mdm-client';
 
 const root = join(__dirname, '../..');
@@ -45,8 +46,11 @@ describe('mdmsim serve', () => {
     const { child, ready, stderr } = await serve(['--port', '0', '--data-dir', dataDir, '--clock', 'virtual', '--api-token', 'cli-token']);
     try {
       expect(Object.keys(ready)).toEqual(['ready', 'mdm', 'apns', 'courier', 'api', 'dashboard', 'caCert', 'apiToken']);
-      expect(ready).toMatchObject({ ready: true, apiToken: 'cli-token', caCert: join(dataDir, 'ca.pem') });
+      expect(ready).toMatchObject({ ready: true, apiToken: 'cli-token', caCert: join(dataDir, 'ca.pem'), apns: null, courier: null });
+      const base = ready.mdm.replace(/\/mdm$/, '');
       expect(ready.mdm).toMatch(/^https:\/\/127\.0\.0\.1:\d+\/mdm$/);
+      expect(ready.api).toBe(`${base}/sim/v1`);
+      expect(ready.dashboard).toBe(`${base}/`);
       expect(readFileSync(ready.caCert, 'utf8')).toContain('BEGIN CERTIFICATE');
       expect(statSync(join(dataDir, 'ca-key.pem')).mode & 0o077).toBe(0);
 
@@ -63,6 +67,19 @@ describe('mdmsim serve', () => {
       child.kill('SIGTERM');
     }
     expect(await exited(child)).toBe(0);
+  });
+
+  it('stops on SIGTERM even with an event stream open', async () => {
+    const { child, ready } = await serve(['--port', '0', '--data-dir', dataDir]);
+    const ws = new WebSocket(`${ready.api.replace('https', 'wss')}/events/stream?token=${ready.apiToken}`, { ca: readFileSync(ready.caCert) });
+    await new Promise((resolve, reject) => {
+      ws.on('open', resolve);
+      ws.on('error', reject);
+    });
+    child.kill('SIGTERM');
+    const code = await Promise.race([exited(child), new Promise((r) => setTimeout(() => r('hung'), 5000))]);
+    if (code === 'hung') child.kill('SIGKILL');
+    expect(code).toBe(0);
   });
 
   it('reuses its CA and API token on the next run', async () => {

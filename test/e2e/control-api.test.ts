@@ -140,6 +140,16 @@ describe('enqueue', () => {
     expect(none.status).toBe(404);
   });
 
+  it('refuses to queue for a device that checked out or is re-authenticating (409)', async () => {
+    const mac = new TestMac(t.http);
+    await mac.enroll();
+    await mac.checkin(mac.authenticateMessage());
+    const r = await api('PUT', `/devices/${mac.udid}/commands`, { RequestType: 'ProfileList' });
+    expect(r.status).toBe(409);
+    expect(r.json.rejected[mac.udid]).toMatchObject({ code: 'enrollment-disabled' });
+    expect(t.server.store.queueLength(mac.udid)).toBe(0);
+  });
+
   it('explains malformed commands', async () => {
     const mac = new TestMac(t.http);
     await mac.enroll();
@@ -230,18 +240,43 @@ describe('events', () => {
     await new Promise((r) => setTimeout(r, 100));
     const mine = received.filter((e) => e.udid === mac.udid);
     expect(mine.map((e) => e.data.messageType)).toEqual(['Authenticate', 'TokenUpdate']);
+    expect(received.every((e) => e.type === 'mdm.checkin')).toBe(true);
     ws.close();
+
+    // Live events are filtered by the server: another device's exchanges never arrive.
+    const onlyMine: any[] = [];
+    const ws1 = new WebSocket(`${t.server.url.replace('https', 'wss')}/sim/v1/events/stream?udid=${mac.udid}&token=${t.token}`, { ca });
+    ws1.on('message', (m) => onlyMine.push(JSON.parse(m.toString())));
+    await new Promise((resolve) => ws1.on('open', resolve));
+    const stranger = new TestMac(t.http);
+    await stranger.enroll();
+    await mac.idle();
+    await new Promise((r) => setTimeout(r, 100));
+    expect(onlyMine.length).toBeGreaterThan(0);
+    expect(onlyMine.every((e) => e.udid === mac.udid)).toBe(true);
+    ws1.close();
 
     const backlog: any[] = [];
     const ws2 = new WebSocket(`${t.server.url.replace('https', 'wss')}/sim/v1/events/stream?since=0&udid=${mac.udid}`, { ca, headers: { authorization: `Bearer ${t.token}` } });
     ws2.on('message', (m) => backlog.push(JSON.parse(m.toString())));
     await new Promise((resolve) => ws2.on('open', resolve));
     await new Promise((r) => setTimeout(r, 100));
-    expect(backlog.map((e) => e.type)).toEqual(['mdm.checkin', 'mdm.checkin', 'mdm.connect.idle', 'mdm.connect.empty']);
+    expect(backlog.map((e) => e.type)).toEqual(['mdm.checkin', 'mdm.checkin', 'mdm.connect.idle', 'mdm.connect.empty', 'mdm.connect.idle', 'mdm.connect.empty']);
     ws2.close();
   });
 });
 
 it('the server clock starts where the test put it', () => {
   expect(t.clock.now()).toBeGreaterThanOrEqual(T0);
+});
+
+it('stop() ends open event streams instead of waiting for them', async () => {
+  const other = await startTestServer();
+  const ws = new WebSocket(`${other.server.url.replace('https', 'wss')}/sim/v1/events/stream?token=${other.token}`, { ca: other.http.agent.options.ca });
+  await new Promise((resolve) => ws.on('open', resolve));
+  const closed = new Promise((resolve) => ws.on('close', resolve));
+  const stopped = other.stop().then(() => 'stopped');
+  const timeout = new Promise((resolve) => setTimeout(() => resolve('still waiting'), 3000));
+  expect(await Promise.race([stopped, timeout])).toBe('stopped');
+  await closed;
 });
