@@ -47,6 +47,8 @@ async function mdmsim(dataDir: string): Promise<number> {
 async function main(): Promise<void> {
   const [kind, dataDir] = process.argv.slice(2) as ['bare' | 'mdmsim', string];
   const port = kind === 'bare' ? await bare(dataDir) : await mdmsim(dataDir);
+  // Never outlive the benchmark that started us, however it ended.
+  process.on('disconnect', () => process.exit(0));
   process.send!({ port, ca: readFileSync(join(dataDir, 'ca.pem'), 'utf8') });
   process.on('message', (m: { cmd: string }) => {
     if (m.cmd === 'cpu-start') {

@@ -1,6 +1,26 @@
+/**
+ * Files in mdmsim's data directory (CA, certificates, API token): created atomically, with
+ * owner-only modes for secrets, and errors that say what to do.
+ */
 import * as crypto from 'node:crypto';
 import { promises as fs } from 'node:fs';
-import { messageOf, PkiError } from './errors';
+
+/** A data-directory file the user has to deal with; the message names it and what to do. */
+export class DataDirError extends Error {
+  constructor(
+    message: string,
+    /** The file or directory the problem is about. */
+    readonly file: string,
+  ) {
+    super(message);
+    this.name = 'DataDirError';
+  }
+}
+
+/** The message of any thrown value, for wrapping lower-level errors. */
+export function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
 
 /** Owner-only: the directory holds private keys. */
 export const PRIVATE_DIR_MODE = 0o700;
@@ -11,16 +31,21 @@ export const PUBLIC_FILE_MODE = 0o644;
 
 /**
  * Runs file work in the data dir, turning "cannot write here" errors, which otherwise read as
- * a bare errno, into one that says what to do.
+ * a bare errno, into one that says what to do. `what` names what was being written.
  */
-export async function inDataDir<T>(dir: string, work: () => Promise<T>): Promise<T> {
+export async function inDataDir<T>(
+  dir: string,
+  work: () => Promise<T>,
+  what = 'its files',
+  makeError: (message: string, file: string) => Error = (m, f) => new DataDirError(m, f),
+): Promise<T> {
   try {
     return await work();
   } catch (err) {
     const code = (err as NodeJS.ErrnoException | undefined)?.code ?? '';
     if (!['EACCES', 'EPERM', 'EROFS', 'ENOSPC', 'ENOTDIR', 'EEXIST'].includes(code)) throw err;
-    throw new PkiError(
-      `cannot write mdmsim's certificates to the data directory ${dir} (${messageOf(err)}); ` +
+    throw makeError(
+      `cannot write ${what} to mdmsim's data directory ${dir} (${messageOf(err)}); ` +
         'make it a writable directory or choose another one with --data-dir',
       dir,
     );

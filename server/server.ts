@@ -3,13 +3,15 @@
  * `await server.stop()` after. `mdmsim serve` is a thin layer over this.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { isIP } from 'node:net';
 import { join, resolve } from 'node:path';
 import express from 'express';
 import { createClock, type Clock, type ClockMode } from '../protocol/clock';
+import { commands } from '../protocol/command';
+import { preloadSchemas } from '../protocol/schema';
+import { createExclusive, DataDirError, ensureDir, inDataDir, PRIVATE_FILE_MODE, readIfExists } from './data-dir';
 import { MemoryStorage } from './storage/memory';
 import type { Storage } from './storage/types';
 import { EventLog } from './service/event-log';
@@ -65,18 +67,21 @@ export class MdmsimServer {
   private closeStream?: () => void;
   private baseUrl = '';
 
-  private constructor(options: ServerOptions) {
-    this.dataDir = resolve(options.dataDir ?? '.mdmsim');
-    mkdirSync(this.dataDir, { recursive: true, mode: 0o700 });
+  private constructor(options: ServerOptions, dataDir: string, apiToken: string) {
+    this.dataDir = dataDir;
+    this.apiToken = apiToken;
     this.clock = typeof options.clock === 'object' ? options.clock : createClock(options.clock ?? 'real');
     this.store = options.store ?? new MemoryStorage();
     this.events = new EventLog(this.store, this.clock);
     this.service = new MdmService({ store: this.store, clock: this.clock, events: this.events });
-    this.apiToken = options.apiToken ?? process.env.MDMSIM_API_TOKEN ?? loadOrCreateApiToken(this.dataDir);
   }
 
   static async start(options: ServerOptions = {}): Promise<MdmsimServer> {
-    const server = new MdmsimServer(options);
+    const dataDir = resolve(options.dataDir ?? '.mdmsim');
+    const apiToken = options.apiToken ?? process.env.MDMSIM_API_TOKEN ?? (await loadOrCreateApiToken(dataDir));
+    // Compiled now rather than at the first device, which would stall everyone at that moment.
+    preloadSchemas(Object.keys(commands));
+    const server = new MdmsimServer(options, dataDir, apiToken);
     await server.listen(options);
     return server;
   }
@@ -101,9 +106,7 @@ export class MdmsimServer {
     this.closeStream = stream.close;
 
     const httpServer = createServer({ key: tls.keyPem, cert: tls.certPem }, (req, res) => {
-      const url = req.url ?? '/';
-      const q = url.indexOf('?');
-      const path = q < 0 ? url : url.slice(0, q);
+      const path = pathOf(req.url);
       if (MDM_PATHS.has(path)) {
         handleMdm(req, res, path);
         return;
@@ -111,8 +114,7 @@ export class MdmsimServer {
       app(req, res);
     });
     httpServer.on('upgrade', (req, socket, head) => {
-      const path = (req.url ?? '').split('?')[0];
-      if (path === EVENTS_STREAM_PATH) stream.handleUpgrade(req, socket, head);
+      if (pathOf(req.url) === EVENTS_STREAM_PATH) stream.handleUpgrade(req, socket, head);
       else socket.destroy();
     });
     // Bounds on slow or idle clients: a stalled request cannot hold a socket forever.
@@ -163,6 +165,8 @@ export class MdmsimServer {
   }
 }
 
+export const API_TOKEN_FILE = 'api-token';
+
 export function startServer(options: ServerOptions = {}): Promise<MdmsimServer> {
   return MdmsimServer.start(options);
 }
@@ -176,13 +180,29 @@ function urlHost(host: string): string {
   return isIP(host) === 6 ? `[${host}]` : host;
 }
 
-function loadOrCreateApiToken(dataDir: string): string {
-  const file = join(dataDir, 'api-token');
-  if (existsSync(file)) {
-    const token = readFileSync(file, 'utf8').trim();
-    if (token) return token;
-  }
-  const token = randomBytes(24).toString('base64url');
-  writeFileSync(file, `${token}\n`, { mode: 0o600 });
-  return token;
+/** The request target without its query string. */
+function pathOf(url: string | undefined): string {
+  const target = url ?? '/';
+  const q = target.indexOf('?');
+  return q < 0 ? target : target.slice(0, q);
+}
+
+/** Kept in the data dir so the token survives restarts; created once, atomically. */
+async function loadOrCreateApiToken(dataDir: string): Promise<string> {
+  const file = join(dataDir, API_TOKEN_FILE);
+  return inDataDir(
+    dataDir,
+    async () => {
+      await ensureDir(dataDir);
+      let token = (await readIfExists(file))?.trim();
+      if (token === undefined) {
+        const fresh = randomBytes(24).toString('base64url');
+        // Another process starting on the same data dir may win; then its token is the one.
+        token = (await createExclusive(file, `${fresh}\n`, PRIVATE_FILE_MODE)) ? fresh : (await readIfExists(file))?.trim();
+      }
+      if (!token) throw new DataDirError(`${file} is empty: delete it to have a new API token made, or pass --api-token`, file);
+      return token;
+    },
+    'the API token',
+  );
 }

@@ -165,3 +165,13 @@ export function commandInfo(requestType: string): CommandInfo | undefined {
     hasResponseKeys: schema.fromYaml ? schema.response !== undefined : commandIndexRow(requestType)?.hasResponseKeys ?? false,
   };
 }
+
+/**
+ * Compiles the check-in schemas and those of the given commands now instead of on first
+ * use, which would stall every device at that moment (the DeviceInformation YAML alone takes
+ * over 100 ms to read). A server calls this before it starts listening.
+ */
+export function preloadSchemas(requestTypes: readonly string[]): void {
+  for (const type of checkinTypes()) checkinSchema(type);
+  for (const requestType of requestTypes) commandSchema(requestType);
+}

@@ -14,7 +14,7 @@ import type { PlistValue } from '../../protocol/plist/types';
 import { eventToJson, type EventLog } from '../service/event-log';
 import type { MdmService } from '../service/mdm-service';
 import type { EnrollmentRecord, EventQuery, Storage } from '../storage/types';
-import { problemBody } from './respond';
+import { sendProblem } from './respond';
 
 export interface ControlApiOptions {
   apiToken: string;
@@ -26,6 +26,8 @@ export interface ControlApiOptions {
 
 const PLIST_TYPES = ['application/x-apple-plist', 'application/x-plist', 'application/xml', 'text/xml', 'application/octet-stream'];
 export const MAX_EVENTS_PER_PAGE = 10_000;
+/** A command plist (an InstallProfile with a large profile) or a long list of UDIDs fits. */
+export const MAX_API_BODY_BYTES = 8 * 1024 * 1024;
 
 /** Constant-time comparison of a presented bearer token. */
 export function tokenMatches(presented: string | undefined, expected: string): boolean {
@@ -41,8 +43,7 @@ export function bearerToken(header: string | undefined): string | undefined {
 }
 
 function send(res: Response, p: Problem): void {
-  if (p.status === 401) res.setHeader('www-authenticate', 'Bearer realm="mdmsim"');
-  res.status(p.status).type('application/json').send(problemBody(p));
+  sendProblem(res, p, p.status === 401 ? { 'www-authenticate': 'Bearer realm="mdmsim"' } : {});
 }
 
 /** Express 5 forwards rejected promises to the error handler; this keeps handlers terse. */
@@ -64,8 +65,8 @@ export function createControlApi(options: ControlApiOptions): express.Router {
     next();
   });
 
-  const json = express.json({ limit: '8mb', strict: false });
-  const raw = express.raw({ type: PLIST_TYPES, limit: '8mb' });
+  const json = express.json({ limit: MAX_API_BODY_BYTES, strict: false });
+  const raw = express.raw({ type: PLIST_TYPES, limit: MAX_API_BODY_BYTES });
 
   // ---- clock ---------------------------------------------------------------------------
   const clockJson = () => ({ now: new Date(clock.now()).toISOString(), mode: clock.mode });
@@ -205,7 +206,7 @@ export function createControlApi(options: ControlApiOptions): express.Router {
   router.use((error: unknown, _req: Request, res: Response, _next: NextFunction) => {
     if (error instanceof ProblemError) return send(res, error.problem);
     const e = error as { type?: string; status?: number; message?: string };
-    if (e?.type === 'entity.too.large') return send(res, { status: 413, code: 'body-too-large', message: 'the request body is larger than 8 MB' });
+    if (e?.type === 'entity.too.large') return send(res, { status: 413, code: 'body-too-large', message: `the request body is larger than ${MAX_API_BODY_BYTES} bytes` });
     if (e?.type === 'entity.parse.failed') return send(res, { status: 400, code: 'malformed-json', message: `the body is not valid JSON: ${e.message}` });
     if (typeof e?.status === 'number' && e.status >= 400 && e.status < 500) return send(res, { status: e.status, code: 'bad-request', message: e.message ?? 'bad request' });
     send(res, { status: 500, code: 'internal-error', message: 'mdmsim failed to handle this request; see its log' });

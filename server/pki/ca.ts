@@ -12,13 +12,9 @@ import {
   PUBLIC_FILE_MODE,
   readIfExists,
   waitForFile,
-} from './files';
+} from '../data-dir';
 import { forgePublicKey, generateRsaKeyPair, privateKeyMatches, privateKeyToPem } from './keys';
 import { randomSerialNumber, signCertificate } from './sign';
-
-// The server certificate lives in its own module; re-exported so `./pki/ca` offers the whole
-// "CA plus TLS certificate" startup pair (server/server.ts imports both from here).
-export { loadOrCreateServerCert, type ServerCert } from './server-cert';
 
 export const CA_CERT_FILE = 'ca.pem';
 export const CA_KEY_FILE = 'ca-key.pem';
@@ -92,10 +88,15 @@ interface CaPaths {
  */
 export async function loadOrCreateCa(dataDir: string): Promise<Ca> {
   const paths = caPaths(dataDir);
-  await inDataDir(paths.dir, async () => {
-    await ensureDir(paths.dir);
-    if (!(await exists(paths.key)) && !(await exists(paths.cert))) await createCaFiles(paths);
-  });
+  await inDataDir(
+    paths.dir,
+    async () => {
+      await ensureDir(paths.dir);
+      if (!(await exists(paths.key)) && !(await exists(paths.cert))) await createCaFiles(paths);
+    },
+    "mdmsim's certificates",
+    (message, file) => new PkiError(message, file),
+  );
   return loadCa(paths);
 }
 

@@ -13,7 +13,4 @@ export class PkiError extends Error {
   }
 }
 
-/** The message of any thrown value, for wrapping lower-level errors. */
-export function messageOf(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
+export { messageOf } from '../data-dir';

@@ -2,8 +2,8 @@ import * as crypto from 'node:crypto';
 import * as path from 'node:path';
 import forge from 'node-forge';
 import type { Ca } from './ca';
-import { messageOf } from './errors';
-import { ensureDir, inDataDir, PRIVATE_FILE_MODE, PUBLIC_FILE_MODE, readIfExists, replaceFile } from './files';
+import { messageOf, PkiError } from './errors';
+import { ensureDir, inDataDir, PRIVATE_FILE_MODE, PUBLIC_FILE_MODE, readIfExists, replaceFile } from '../data-dir';
 import { type SanEntry, sanEntriesFor, sanKey, sanKeysOf, toForgeAltName } from './hosts';
 import { generateRsaKeyPair, privateKeyMatches, privateKeyToPem } from './keys';
 
@@ -59,13 +59,18 @@ export async function loadOrCreateServerCert(
   }
 
   const fresh = await issueServerCert(ca, sans);
-  await inDataDir(dir, async () => {
-    await ensureDir(dir);
-    // Key first: a process reading between the two renames sees a mismatched pair, which it
-    // treats as a reason to reissue, rather than a new certificate with an old key.
-    await replaceFile(keyPath, fresh.keyPem, PRIVATE_FILE_MODE);
-    await replaceFile(certPath, fresh.certPem, PUBLIC_FILE_MODE);
-  });
+  await inDataDir(
+    dir,
+    async () => {
+      await ensureDir(dir);
+      // Key first: a process reading between the two renames sees a mismatched pair, which it
+      // treats as a reason to reissue, rather than a new certificate with an old key.
+      await replaceFile(keyPath, fresh.keyPem, PRIVATE_FILE_MODE);
+      await replaceFile(certPath, fresh.certPem, PUBLIC_FILE_MODE);
+    },
+    "mdmsim's certificates",
+    (message, file) => new PkiError(message, file),
+  );
   return { ...fresh, reused: false, reason: reusable };
 }
 
