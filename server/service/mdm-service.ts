@@ -91,19 +91,17 @@ export class MdmService {
       });
     }
     const existing = this.store.getEnrollment(id);
-    const platform = message.MessageType === 'Authenticate' ? platformFromAuthenticate(message) : existing?.platform;
-    const context =
-      message.MessageType === 'Authenticate'
-        ? validationContext(platform, typeof message.OSVersion === 'string' ? message.OSVersion : undefined, message)
-        : existing
-          ? this.contextOf(existing)
-          : {};
-    this.mustValidate(validateCheckin(value as PlistDict, context), message.MessageType);
+    if (message.MessageType === 'Authenticate') {
+      // The device says what it is here; every later message is checked against that.
+      const platform = platformFromAuthenticate(message);
+      const osVersion = typeof message.OSVersion === 'string' ? message.OSVersion : undefined;
+      this.mustValidate(validateCheckin(value as PlistDict, validationContext(platform, osVersion, message)), 'Authenticate');
+      return this.authenticate(id, message, platform, this.clock.now());
+    }
+    this.mustValidate(validateCheckin(value as PlistDict, existing ? this.contextOf(existing) : {}), message.MessageType);
     const now = this.clock.now();
 
     switch (message.MessageType) {
-      case 'Authenticate':
-        return this.authenticate(id, message, platform, now);
       case 'TokenUpdate': {
         this.mustExist(id, existing, 'TokenUpdate');
         const tally = this.store.storeTokenUpdate(
@@ -127,17 +125,18 @@ export class MdmService {
         });
         return EMPTY_OK;
       }
-      case 'CheckOut':
-        this.mustExist(id, existing, 'CheckOut');
+      case 'CheckOut': {
+        const e = this.mustExist(id, existing, 'CheckOut');
         this.store.disable(id, now);
-        this.record(existing!.id, 'CheckOut', 'CheckOut: enrollment disabled', {});
+        this.record(e.id, 'CheckOut', 'CheckOut: enrollment disabled', {});
         return EMPTY_OK;
+      }
       case 'SetBootstrapToken': {
-        this.mustExist(id, existing, 'SetBootstrapToken');
+        const e = this.mustExist(id, existing, 'SetBootstrapToken');
         const token = message.BootstrapToken;
         this.store.storeBootstrapToken(id, token, now);
         const removed = !token || token.length === 0;
-        this.record(existing!.id, 'SetBootstrapToken', removed ? 'SetBootstrapToken: token removed' : `SetBootstrapToken: ${token.length} bytes escrowed`, {
+        this.record(e.id, 'SetBootstrapToken', removed ? 'SetBootstrapToken: token removed' : `SetBootstrapToken: ${token.length} bytes escrowed`, {
           bytes: token?.length ?? 0,
         });
         return EMPTY_OK;
