@@ -41,7 +41,7 @@ export class EventLog {
   ) {}
 
   record(input: EventInput): EventRecord {
-    const event = this.store.appendEvent({ at: this.clock.now(), ...input });
+    const event = this.store.appendEvent({ at: this.clock.now(), type: input.type, udid: input.udid, from: input.from, to: input.to, summary: input.summary, data: input.data });
     for (const listener of this.listeners) {
       try {
         listener(event);

@@ -232,7 +232,8 @@ export class MemoryStorage implements Storage {
   }
 
   appendEvent(event: Omit<EventRecord, 'id'>): EventRecord {
-    const record: EventRecord = { id: ++this.lastEventId, ...event };
+    // Every field named: one object shape for all events, and no spread on a per-request path.
+    const record: EventRecord = { id: ++this.lastEventId, at: event.at, type: event.type, udid: event.udid, from: event.from, to: event.to, summary: event.summary, data: event.data };
     if (this.events.length < this.eventCapacity) {
       this.events.push(record);
     } else {
