@@ -1,23 +1,10 @@
-import { execFileSync } from 'node:child_process';
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { type Ca, loadOrCreateCa, loadOrCreateServerCert, PkiError } from '../../../server/pki';
+import { openssl, tempDirs } from '../../helpers/pki';
 
-const dirs: string[] = [];
-function tempDir(): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mdmsim-pki-ca-'));
-  dirs.push(dir);
-  return dir;
-}
-afterAll(() => {
-  for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true });
-});
-
-function openssl(...args: string[]): string {
-  return execFileSync('/usr/bin/openssl', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-}
+const tempDir = tempDirs('mdmsim-pki-ca-');
 
 // One CA created the way a first run creates it; most tests work on copies of its files, which
 // keeps RSA key generation (tens of milliseconds each) out of them.

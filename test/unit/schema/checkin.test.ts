@@ -1,28 +1,15 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { PlistDict, PlistValue } from '../../../protocol/plist/types';
+import { parsePlist, type PlistDict } from '../../../protocol/plist';
 import { checkinMessageTypes, validateCheckin, type ValidationResult } from '../../../protocol/schema';
 
 // plist@5 is ESM-only: jest maps it (jest.config.js), but tsc (node16, CommonJS) cannot see
 // its types, so it is required with the one signature used here.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const plist = require('plist') as { parse(xml: string): unknown };
-
 const CAPTURES = path.join(__dirname, '../../../fixtures/captures/nanomdm');
-
-/** plist@5 hands back Uint8Array for <data>; mdmsim's values use Buffer. */
-function toPlistValue(v: unknown): PlistValue {
-  if (v instanceof Uint8Array) return Buffer.from(v);
-  if (Array.isArray(v)) return v.map(toPlistValue);
-  if (v instanceof Date || typeof v !== 'object' || v === null) return v as PlistValue;
-  const out: PlistDict = {};
-  for (const [k, x] of Object.entries(v)) out[k] = toPlistValue(x);
-  return out;
-}
 
 function capture(name: string): PlistDict {
   const xml = fs.readFileSync(path.join(CAPTURES, name), 'utf8');
-  return toPlistValue(plist.parse(xml)) as PlistDict;
+  return parsePlist(xml) as PlistDict;
 }
 
 const codes = (r: ValidationResult, which: 'errors' | 'warnings' = 'errors'): string[] =>

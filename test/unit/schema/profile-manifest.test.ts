@@ -1,22 +1,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { PlistDict, PlistValue } from '../../../protocol/plist/types';
+import { parsePlist, type PlistDict } from '../../../protocol/plist';
 import { validateManifest, validateProfilePayload, type ValidationResult } from '../../../protocol/schema';
 
 // plist@5 is ESM-only: jest maps it (jest.config.js), but tsc (node16, CommonJS) cannot see
 // its types, so it is required with the one signature used here.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const plist = require('plist') as { parse(xml: string): unknown };
-
-function toPlistValue(v: unknown): PlistValue {
-  if (v instanceof Uint8Array) return Buffer.from(v);
-  if (Array.isArray(v)) return v.map(toPlistValue);
-  if (v instanceof Date || typeof v !== 'object' || v === null) return v as PlistValue;
-  const out: PlistDict = {};
-  for (const [k, x] of Object.entries(v)) out[k] = toPlistValue(x);
-  return out;
-}
-
 const codes = (r: ValidationResult, which: 'errors' | 'warnings' = 'errors'): string[] =>
   r[which].map((i) => `${i.code}:${i.path}`);
 
@@ -26,7 +14,7 @@ function mdmPayload(): PlistDict {
     path.join(__dirname, '../../../fixtures/captures/nanomdm/docs_enroll.mobileconfig'),
     'utf8',
   );
-  const profile = toPlistValue(plist.parse(xml)) as PlistDict;
+  const profile = parsePlist(xml) as PlistDict;
   const payloads = profile['PayloadContent'] as PlistDict[];
   const mdm = payloads.find((p) => p['PayloadType'] === 'com.apple.mdm');
   if (!mdm) throw new Error('fixture has no com.apple.mdm payload');

@@ -1,22 +1,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { PlistDict, PlistValue } from '../../../protocol/plist/types';
+import { parsePlist, type PlistDict } from '../../../protocol/plist';
 import { validateCommandResponse, type ValidationResult } from '../../../protocol/schema';
 
 // plist@5 is ESM-only: jest maps it (jest.config.js), but tsc (node16, CommonJS) cannot see
 // its types, so it is required with the one signature used here.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const plist = require('plist') as { parse(xml: string): unknown };
-
-function toPlistValue(v: unknown): PlistValue {
-  if (v instanceof Uint8Array) return Buffer.from(v);
-  if (Array.isArray(v)) return v.map(toPlistValue);
-  if (v instanceof Date || typeof v !== 'object' || v === null) return v as PlistValue;
-  const out: PlistDict = {};
-  for (const [k, x] of Object.entries(v)) out[k] = toPlistValue(x);
-  return out;
-}
-
 const codes = (r: ValidationResult, which: 'errors' | 'warnings' = 'errors'): string[] =>
   r[which].map((i) => `${i.code}:${i.path}`);
 
@@ -34,7 +22,7 @@ describe('command responses', () => {
       path.join(__dirname, '../../../fixtures/captures/nanomdm/mdm_testdata_DeviceInformation.1.plist'),
       'utf8',
     );
-    const response = toPlistValue(plist.parse(xml)) as PlistDict;
+    const response = parsePlist(xml) as PlistDict;
     for (const ctx of [{ platform: 'macOS' as const, osVersion: '10.12.6', strict: true }, { strict: true }]) {
       const r = validateCommandResponse('DeviceInformation', response, ctx);
       expect(r.errors).toEqual([]);
