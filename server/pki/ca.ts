@@ -14,7 +14,9 @@ import {
   waitForFile,
 } from '../data-dir';
 import { forgePublicKey, generateRsaKeyPair, privateKeyMatches, privateKeyToPem } from './keys';
-import { randomSerialNumber, signCertificate } from './sign';
+import { randomSerialNumber, signCertificate, signTbsCertificate } from './sign';
+import { childrenOf, der, readRoot, spkiDer } from '../../protocol/asn1';
+import { derToPem } from './pem';
 
 export const CA_CERT_FILE = 'ca.pem';
 export const CA_KEY_FILE = 'ca-key.pem';
@@ -41,7 +43,7 @@ const DAY_MS = 24 * 60 * 60 * 1000;
 export interface IssueOptions {
   /** Subject attributes in forge's form, e.g. `[{ name: 'commonName', value: 'x' }]`. */
   subject: forge.pki.CertificateField[];
-  /** The subject's public key (a private key is accepted and its public half used). */
+  /** The subject's public key, RSA or EC (a private key is accepted and its public half used). */
   publicKey: crypto.KeyObject;
   /**
    * forge extension descriptions (basicConstraints, keyUsage, extKeyUsage, subjectAltName…).
@@ -56,7 +58,6 @@ export interface IssueOptions {
 
 /** A certificate issued by the CA. */
 export interface IssuedCertificate {
-  cert: forge.pki.Certificate;
   certPem: string;
   certDer: Buffer;
 }
@@ -71,7 +72,10 @@ export interface Ca {
   readonly key: crypto.KeyObject;
   /** SHA-256 of the certificate's DER, lower-case hex without separators. */
   readonly fingerprint256: string;
-  /** Issues and signs a certificate with the CA's key (random serial, SHA-256 with RSA). */
+  /**
+   * Issues and signs a certificate with the CA's key (random serial, SHA-256 with RSA) for an
+   * RSA or EC subject key.
+   */
   issue(options: IssueOptions): IssuedCertificate;
 }
 
@@ -266,9 +270,12 @@ function issueCertificate(
   caKeyIdentifier: string,
   options: IssueOptions,
 ): IssuedCertificate {
+  const spki = subjectPublicKeyInfo(options.publicKey);
   const cert = forge.pki.createCertificate();
   cert.serialNumber = randomSerialNumber();
-  cert.publicKey = forgePublicKey(options.publicKey);
+  // forge's TBS builder serializes RSA keys only; any RSA key holds its place, and the real
+  // SubjectPublicKeyInfo (RSA or EC, from node:crypto) replaces it in the structure below.
+  cert.publicKey = placeholderPublicKey();
   cert.validity.notBefore = options.notBefore ?? new Date(Date.now() - BACKDATE_MS);
   cert.validity.notAfter = new Date(cert.validity.notBefore.getTime() + options.days * DAY_MS);
   cert.setSubject(options.subject.map((field) => ({ ...field })));
@@ -277,12 +284,46 @@ function issueCertificate(
   cert.setExtensions([
     // Copies: forge caches the encoded value on the object, and callers may share theirs.
     ...options.extensions.map((ext) => ({ ...ext })),
-    { name: 'subjectKeyIdentifier' },
+    // Given as a raw value: for a named subjectKeyIdentifier forge would hash the placeholder.
+    { id: SUBJECT_KEY_IDENTIFIER, value: der.octetString(keyIdentifierOf(spki)).toString('binary') },
     { name: 'authorityKeyIdentifier', keyIdentifier: caKeyIdentifier },
   ]);
-  signCertificate(cert, caKey);
-  const certPem = forge.pki.certificateToPem(cert);
-  return { cert, certPem, certDer: Buffer.from(new crypto.X509Certificate(certPem).raw) };
+  // Named inside the signed bytes too, so it is set before the TBS is built.
+  cert.siginfo.algorithmOid = forge.pki.oids.sha256WithRSAEncryption;
+  const tbs = getTbsCertificate(cert);
+  tbs.value[SPKI_INDEX] = forge.asn1.fromDer(spki.toString('binary'));
+  const certDer = signTbsCertificate(Buffer.from(forge.asn1.toDer(tbs).getBytes(), 'binary'), caKey);
+  // No X509Certificate round trip: parsing costs ~120 µs, more than the rest of the structure.
+  return { certPem: derToPem(certDer, 'CERTIFICATE'), certDer };
+}
+
+const SUBJECT_KEY_IDENTIFIER = '2.5.29.14';
+
+/** Position of subjectPublicKeyInfo in a v3 TBSCertificate (after version, serial, signature, issuer, validity, subject). */
+const SPKI_INDEX = 6;
+
+// Present at runtime but missing from @types/node-forge.
+const getTbsCertificate = (
+  forge.pki as unknown as { getTBSCertificate(cert: forge.pki.Certificate): forge.asn1.Asn1 & { value: forge.asn1.Asn1[] } }
+).getTBSCertificate;
+
+let placeholder: forge.pki.rsa.PublicKey | undefined;
+function placeholderPublicKey(): forge.pki.rsa.PublicKey {
+  placeholder ??= forge.pki.rsa.setPublicKey(new forge.jsbn.BigInteger('3'), new forge.jsbn.BigInteger('3'));
+  return placeholder;
+}
+
+function subjectPublicKeyInfo(key: crypto.KeyObject): Buffer {
+  // spkiDer also refuses key types other than RSA and EC, with the type in the message.
+  return spkiDer(key);
+}
+
+/** RFC 5280 4.2.1.2 method 1: SHA-1 of the subjectPublicKey BIT STRING's value. */
+function keyIdentifierOf(spki: Buffer): Buffer {
+  const info = readRoot(spki);
+  const fields = childrenOf(info);
+  const bits = fields[1];
+  return crypto.createHash('sha1').update(spki.subarray(bits.contentStart + 1, bits.contentEnd)).digest();
 }
 
 /**

@@ -1,5 +1,6 @@
 import * as crypto from 'node:crypto';
 import forge from 'node-forge';
+import { der } from '../../protocol/asn1';
 
 // Present at runtime but missing from @types/node-forge.
 const getTbsCertificate = (
@@ -47,4 +48,14 @@ export function randomSerialNumber(): string {
 /** The DER encoding of a (signed) forge certificate. */
 export function certificateToDer(cert: forge.pki.Certificate): Buffer {
   return Buffer.from(forge.asn1.toDer(forge.pki.certificateToAsn1(cert)).getBytes(), 'binary');
+}
+
+/**
+ * A complete certificate (DER) from a TBSCertificate DER that names SHA-256 with RSA as its
+ * signature algorithm: the fast path for certificates whose structure forge cannot finish
+ * (EC subject keys).
+ */
+export function signTbsCertificate(tbsDer: Buffer, issuerKey: crypto.KeyObject): Buffer {
+  const signature = crypto.sign('sha256', tbsDer, issuerKey);
+  return der.sequence(tbsDer, der.algorithm(SHA256_WITH_RSA, der.NULL), der.bitString(signature));
 }
