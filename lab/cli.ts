@@ -4,7 +4,8 @@
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
 import pino from 'pino';
-import { startServer } from '../server/server';
+import { IDENTITY_KEY_TYPES, type IdentityKeyType } from '../server/pki';
+import { AUTH_MODES, startServer, type AuthMode } from '../server/server';
 
 function port(value: string): number {
   const n = Number(value);
@@ -27,9 +28,11 @@ export function buildProgram(): Command {
     .option('--courier-port <port>', 'device-side courier port (reserved: the APNs mock is not in this build yet)', port, 5223)
     .option('--data-dir <dir>', 'where the CA, certificates and API token are kept', './.mdmsim')
     .addOption(new Option('--clock <mode>', 'real time, or a virtual clock moved by POST /sim/v1/clock/advance').choices(['real', 'virtual']).default('real'))
+    .addOption(new Option('--auth <mode>', 'Mdm-Signature checks: signature (every request signed by the identity bound at Authenticate) or none (for curl)').choices([...AUTH_MODES]).default('signature'))
+    .addOption(new Option('--identity-key <type>', 'key type of identities in enrollment profiles (a download may ask with ?key=)').choices([...IDENTITY_KEY_TYPES]).default('rsa'))
     .option('--api-token <token>', 'bearer token for /sim/v1 (default: $MDMSIM_API_TOKEN or one kept in the data dir)')
     .addOption(new Option('--log-level <level>', 'stderr log level').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'))
-    .action(async (opts: { host: string; port: number; dataDir: string; clock: 'real' | 'virtual'; apiToken?: string; logLevel: string }) => {
+    .action(async (opts: { host: string; port: number; dataDir: string; clock: 'real' | 'virtual'; auth: AuthMode; identityKey: IdentityKeyType; apiToken?: string; logLevel: string }) => {
       const log = pino({ level: opts.logLevel, base: undefined }, pino.destination(2));
       const server = await startServer({
         host: opts.host,
@@ -37,13 +40,16 @@ export function buildProgram(): Command {
         dataDir: opts.dataDir,
         clock: opts.clock,
         apiToken: opts.apiToken,
+        auth: opts.auth,
+        identityKeyType: opts.identityKey,
         onError: (error) => log.error({ err: error }, 'unexpected error'),
       });
       if (log.isLevelEnabled('debug')) {
         server.events.subscribe((e) => log.debug({ event: e.type, udid: e.udid, at: new Date(e.at).toISOString() }, e.summary));
       }
       process.stdout.write(`${JSON.stringify(server.info)}\n`);
-      log.info({ url: server.url, clock: opts.clock, dataDir: server.dataDir }, 'mdmsim serving');
+      log.info({ url: server.url, clock: opts.clock, auth: opts.auth, topic: server.pushCert.topic, dataDir: server.dataDir }, 'mdmsim serving');
+      if (opts.auth === 'none') log.warn('--auth none: MDM requests are not checked for Mdm-Signature');
       let stopping = false;
       const stop = (signal: string) => {
         // A second Ctrl-C means now, whatever the first one is still waiting for.

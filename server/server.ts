@@ -21,7 +21,10 @@ import { createControlApi } from './http/control-api';
 import { createEventsStream, EVENTS_STREAM_PATH } from './http/events-stream';
 import { createMdmHandler, MDM_PATHS } from './http/mdm-handler';
 import { sendProblem } from './http/respond';
-import { loadOrCreateCa, loadOrCreateServerCert } from './pki';
+import { issueProfileSigner, loadOrCreateCa, loadOrCreatePushCert, loadOrCreateServerCert, type IdentityKeyType, type PushCert } from './pki';
+import { MdmSignatureVerifier } from './auth/mdm-signature';
+import { EnrollmentService } from './enroll/enrollment-service';
+import { createEnrollHandler, ENROLL_PATH } from './http/enroll';
 
 export interface ServerOptions {
   /** Interface to listen on (default 127.0.0.1). */
@@ -39,14 +42,26 @@ export interface ServerOptions {
   maxBodyBytes?: number;
   /** Extra names or addresses the server certificate must cover. */
   certificateHosts?: string[];
+  /**
+   * `signature` (default): every MDM request must carry a valid Mdm-Signature from the device
+   * identity bound at Authenticate. `none`: no checks, for hand testing with curl.
+   */
+  auth?: AuthMode;
+  /** Key type of the identities in enrollment profiles unless a download asks (`?key=`); default rsa. */
+  identityKeyType?: IdentityKeyType;
   /** Receives unexpected errors (bugs); default writes them to stderr. */
   onError?: (error: unknown) => void;
 }
 
 /** The ready line of `mdmsim serve`, as an object. */
+export type AuthMode = 'signature' | 'none';
+export const AUTH_MODES: readonly AuthMode[] = ['signature', 'none'];
+
 export interface ServerInfo {
   ready: true;
   mdm: string;
+  /** GET this for an enrollment profile. */
+  enroll: string;
   /** The APNs mock is not part of this build yet. */
   apns: string | null;
   courier: string | null;
@@ -63,13 +78,17 @@ export class MdmsimServer {
   readonly service: MdmService;
   readonly dataDir: string;
   readonly apiToken: string;
+  readonly auth: AuthMode;
   private httpServer?: Server;
+  private enrollmentService?: EnrollmentService;
+  private push?: PushCert;
   private closeStream?: () => void;
   private baseUrl = '';
 
   private constructor(options: ServerOptions, dataDir: string, apiToken: string) {
     this.dataDir = dataDir;
     this.apiToken = apiToken;
+    this.auth = options.auth ?? 'signature';
     this.clock = typeof options.clock === 'object' ? options.clock : createClock(options.clock ?? 'real');
     this.store = options.store ?? new MemoryStorage();
     this.events = new EventLog(this.store, this.clock);
@@ -92,10 +111,23 @@ export class MdmsimServer {
     const ca = await loadOrCreateCa(this.dataDir);
     const tls = await loadOrCreateServerCert(this.dataDir, ca, [host, ...(options.certificateHosts ?? [])].filter((h) => !isWildcard(h)));
 
-    const handleMdm = createMdmHandler({ service: this.service, events: this.events, maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES, onError });
+    this.push = await loadOrCreatePushCert(this.dataDir, ca);
+    const enrollment = new EnrollmentService({
+      ca,
+      signer: issueProfileSigner(ca),
+      topic: this.push.topic,
+      clock: this.clock,
+      events: this.events,
+      identityKeyType: options.identityKeyType,
+    });
+    this.enrollmentService = enrollment;
+    const verifier = this.auth === 'signature' ? new MdmSignatureVerifier({ caCertDer: ca.certDer, clock: this.clock }) : undefined;
+
+    const handleMdm = createMdmHandler({ service: this.service, verifier, events: this.events, maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES, onError });
     const app = express();
     app.disable('x-powered-by');
     app.set('etag', false);
+    app.get(ENROLL_PATH, createEnrollHandler(enrollment, () => this.baseUrl));
     app.use('/sim/v1', createControlApi({ apiToken: this.apiToken, clock: this.clock, store: this.store, service: this.service, events: this.events }));
     app.get('/', (_req, res) => {
       res.type('text/plain').send(`mdmsim server\nMDM: ${this.baseUrl}/mdm\ncontrol API: ${this.baseUrl}/sim/v1 (bearer token)\n`);
@@ -134,6 +166,18 @@ export class MdmsimServer {
     this.baseUrl = `https://${urlHost(host)}:${port}`;
   }
 
+  /** Issues enrollment profiles (what GET /mdm/enroll serves). */
+  get enrollment(): EnrollmentService {
+    if (!this.enrollmentService) throw new Error('the server is not started');
+    return this.enrollmentService;
+  }
+
+  /** The push certificate (push.pem) and its topic, which enrollment profiles name. */
+  get pushCert(): PushCert {
+    if (!this.push) throw new Error('the server is not started');
+    return this.push;
+  }
+
   /** https://host:port of the MDM host. */
   get url(): string {
     return this.baseUrl;
@@ -143,6 +187,7 @@ export class MdmsimServer {
     return {
       ready: true,
       mdm: `${this.baseUrl}/mdm`,
+      enroll: `${this.baseUrl}${ENROLL_PATH}`,
       apns: null,
       courier: null,
       api: `${this.baseUrl}/sim/v1`,

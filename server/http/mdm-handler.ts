@@ -16,6 +16,7 @@ import { isPlistDict, type PlistValue } from '../../protocol/plist/types';
 import { ProblemError, problem, type Problem } from '../../protocol/problem';
 import type { EventLog } from '../service/event-log';
 import type { MdmResponse, MdmService } from '../service/mdm-service';
+import { MDM_SIGNATURE_HEADER, type MdmSignatureVerifier, type VerifiedSigner } from '../auth/mdm-signature';
 import { readBody } from './body';
 import { mediaType, sendProblem } from './respond';
 
@@ -42,19 +43,33 @@ function lingerThenClose(req: IncomingMessage, allowanceBytes: number, allowance
   req.resume();
 }
 
+/**
+ * The body of a refused request, read only so the refusal's event can name the device that
+ * sent it; nothing else uses it.
+ */
+function udidForLog(body: Buffer): PlistValue | undefined {
+  try {
+    return parsePlist(body);
+  } catch {
+    return undefined;
+  }
+}
+
 export const MDM_PATHS = new Set(['/mdm', '/mdm/checkin', '/mdm/connect']);
 
 type Endpoint = 'checkin' | 'connect';
 
 export interface MdmHandlerOptions {
   service: MdmService;
+  /** Checks Mdm-Signature on every request; absent with `--auth none`. */
+  verifier?: MdmSignatureVerifier;
   events: EventLog;
   maxBodyBytes: number;
   onError?: (error: unknown) => void;
 }
 
 export function createMdmHandler(options: MdmHandlerOptions) {
-  const { service, events, maxBodyBytes } = options;
+  const { service, events, maxBodyBytes, verifier } = options;
 
   function endpointFor(path: string, contentType: string): Endpoint {
     const wanted = path === '/mdm/checkin' ? 'checkin' : path === '/mdm/connect' ? 'connect' : undefined;
@@ -98,6 +113,16 @@ export function createMdmHandler(options: MdmHandlerOptions) {
       if (body.length === 0) {
         throw problem(400, 'empty-body', `${path} needs a plist body`, { expected: 'an XML or binary property list' });
       }
+      let signer: VerifiedSigner | undefined;
+      if (verifier) {
+        try {
+          // Before the body is interpreted: an unsigned or foreign request changes nothing.
+          signer = verifier.verify(req.headers[MDM_SIGNATURE_HEADER], body);
+        } catch (error) {
+          parsed = udidForLog(body);
+          throw error;
+        }
+      }
       try {
         parsed = parsePlist(body);
       } catch (error) {
@@ -106,7 +131,7 @@ export function createMdmHandler(options: MdmHandlerOptions) {
           expected: 'an XML (or binary) property list whose root is a <dict>',
         });
       }
-      answer(res, endpoint === 'checkin' ? service.checkin(parsed) : service.connect(parsed, body));
+      answer(res, endpoint === 'checkin' ? service.checkin(parsed, signer) : service.connect(parsed, body, signer));
     } catch (error) {
       fail(req, res, path, error, parsed);
     }

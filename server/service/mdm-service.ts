@@ -28,6 +28,7 @@ import {
   type ValidationResult,
 } from '../../protocol/schema';
 import { DuplicateCommandError, type EnrollmentRecord, type Storage } from '../storage/types';
+import type { VerifiedSigner } from '../auth/mdm-signature';
 import type { EventLog } from './event-log';
 
 export interface MdmResponse {
@@ -69,7 +70,12 @@ export class MdmService {
 
   // ---- check-in (CheckInURL) ------------------------------------------------------------
 
-  checkin(value: unknown): MdmResponse {
+  /**
+   * `signer` is the certificate that signed the request (Mdm-Signature), or undefined when the
+   * server runs without signatures: Authenticate binds it to the device, every later message
+   * must come from it.
+   */
+  checkin(value: unknown, signer?: VerifiedSigner): MdmResponse {
     const message = decodeCheckin(value);
     const id = this.enrollmentIdOf(message);
     if (message.MessageType === 'UserAuthenticate') {
@@ -96,8 +102,10 @@ export class MdmService {
       const platform = platformFromAuthenticate(message);
       const osVersion = typeof message.OSVersion === 'string' ? message.OSVersion : undefined;
       this.mustValidate(validateCheckin(value as PlistDict, validationContext(platform, osVersion, message)), 'Authenticate');
-      return this.authenticate(id, message, platform, this.clock.now());
+      if (signer) this.mustBeUnclaimed(id, signer);
+      return this.authenticate(id, message, platform, signer, this.clock.now());
     }
+    if (signer && existing) this.mustBeBound(existing, signer, message.MessageType);
     this.mustValidate(validateCheckin(value as PlistDict, existing ? this.contextOf(existing) : {}), message.MessageType);
     const now = this.clock.now();
 
@@ -158,7 +166,7 @@ export class MdmService {
     }
   }
 
-  private authenticate(id: string, m: Authenticate, platform: Platform | undefined, now: number): MdmResponse {
+  private authenticate(id: string, m: Authenticate, platform: Platform | undefined, signer: VerifiedSigner | undefined, now: number): MdmResponse {
     this.store.storeAuthenticate(
       {
         id,
@@ -173,6 +181,7 @@ export class MdmService {
         modelName: m.ModelName,
         deviceName: m.DeviceName,
         topic: m.Topic,
+        identityCertSha256: signer?.sha256,
       },
       now,
     );
@@ -180,19 +189,27 @@ export class MdmService {
       .filter(Boolean)
       .join(', ');
     const e = this.store.getEnrollment(id)!;
-    this.record(e.id, 'Authenticate', `Authenticate${what ? ` (${what})` : ''}: enrollment created disabled, queue cleared`, {
-      serialNumber: e.serialNumber,
-      platform: e.platform,
-      osVersion: e.osVersion,
-      productName: e.productName,
-      topic: e.topic,
-    });
+    this.record(
+      e.id,
+      'Authenticate',
+      `Authenticate${what ? ` (${what})` : ''}: enrollment created disabled, queue cleared` +
+        (signer ? `, identity ${signer.sha256.slice(0, 12)}… bound` : ''),
+      {
+        serialNumber: e.serialNumber,
+        platform: e.platform,
+        osVersion: e.osVersion,
+        productName: e.productName,
+        topic: e.topic,
+        identityCertSha256: e.identityCertSha256,
+      },
+    );
     return EMPTY_OK;
   }
 
   // ---- connect (ServerURL) --------------------------------------------------------------
 
-  connect(value: unknown, raw: Buffer): MdmResponse {
+  /** `signer`: as for checkin; it must be the certificate bound to the device. */
+  connect(value: unknown, raw: Buffer, signer?: VerifiedSigner): MdmResponse {
     const results = decodeCommandResults(value);
     const id = this.enrollmentIdOf(results);
     if (isUserChannel(results)) {
@@ -207,6 +224,7 @@ export class MdmService {
         hint: 'the device must send Authenticate and TokenUpdate to the CheckInURL first',
       });
     }
+    if (signer) this.mustBeBound(enrollment, signer, `${results.Status} report`);
     if (!enrollment.enabled) {
       throw problem(400, 'enrollment-disabled', `the enrollment for ${id} is not enabled`, {
         hint:
@@ -357,6 +375,30 @@ export class MdmService {
       field: first.path,
       expected: first.expected,
       hint: result.errors.length > 1 ? `${result.errors.length - 1} more: ${result.errors.slice(1).map((e) => e.message).join('; ')}` : undefined,
+    });
+  }
+
+  /**
+   * Authenticate may bind a certificate that no other enrollment holds: one identity speaking
+   * for two devices would let either act as the other (NanoMDM refuses this too).
+   */
+  private mustBeUnclaimed(id: string, signer: VerifiedSigner): void {
+    const holder = this.store.enrollmentIdForCertificate(signer.sha256);
+    if (holder === undefined || holder === id) return;
+    throw problem(400, 'certificate-bound-elsewhere', `Authenticate for ${id} is signed by the identity certificate bound to ${holder}`, {
+      field: 'Mdm-Signature',
+      expected: 'a device identity no other enrollment uses',
+      hint: 'each device needs its own enrollment profile: download one per device from GET /mdm/enroll',
+    });
+  }
+
+  private mustBeBound(e: Readonly<EnrollmentRecord>, signer: VerifiedSigner, what: string): void {
+    if (e.identityCertSha256 === signer.sha256) return;
+    const bound = e.identityCertSha256 === undefined ? 'no certificate (it authenticated without a signature)' : `certificate ${e.identityCertSha256.slice(0, 16)}…`;
+    throw problem(400, 'certificate-not-bound', `${what} from ${e.id} is signed by certificate ${signer.sha256.slice(0, 16)}… (${signer.subject}), but its enrollment is bound to ${bound}`, {
+      field: 'Mdm-Signature',
+      expected: 'the identity certificate that signed the Authenticate of this enrollment',
+      hint: 'a device that installed a new enrollment profile must send Authenticate again to bind its new identity',
     });
   }
 

@@ -33,6 +33,8 @@ export interface MemoryStorageOptions {
 
 export class MemoryStorage implements Storage {
   private readonly enrollments = new Map<string, EnrollmentRecord>();
+  /** Identity certificate SHA-256 → the enrollment it is bound to. */
+  private readonly byCertificate = new Map<string, string>();
   private readonly queues = new Map<string, QueueItem[]>();
   private readonly commands = new Map<string, StoredCommand>();
   private readonly resultsById = new Map<string, ResultRecord[]>();
@@ -81,9 +83,18 @@ export class MemoryStorage implements Storage {
       enrolledAt: undefined,
       lastSeenAt: at,
       bootstrapToken: undefined,
+      identityCertSha256: facts.identityCertSha256,
     };
+    // The previous Authenticate's certificate no longer speaks for this enrollment.
+    const previous = this.enrollments.get(facts.id)?.identityCertSha256;
+    if (previous !== undefined && this.byCertificate.get(previous) === facts.id) this.byCertificate.delete(previous);
+    if (facts.identityCertSha256 !== undefined) this.byCertificate.set(facts.identityCertSha256, facts.id);
     this.enrollments.set(facts.id, record);
     this.clearQueue(facts.id);
+  }
+
+  enrollmentIdForCertificate(sha256: string): string | undefined {
+    return this.byCertificate.get(sha256);
   }
 
   storeTokenUpdate(id: string, push: PushInfo, at: number): number {

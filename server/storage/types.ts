@@ -41,11 +41,17 @@ export interface EnrollmentRecord extends DeviceFacts {
   /** Clock time of the last check-in or connect. */
   lastSeenAt: number;
   bootstrapToken?: Buffer;
+  /**
+   * SHA-256 (lower-case hex) of the identity certificate that signed the Authenticate: every
+   * later message must be signed by it. Absent when the server runs without signatures.
+   */
+  identityCertSha256?: string;
 }
 
 export interface AuthenticateFacts extends DeviceFacts {
   id: string;
   topic: string;
+  identityCertSha256?: string;
 }
 
 export interface PushInfo {
@@ -133,7 +139,10 @@ export class DuplicateCommandError extends Error {
 }
 
 export interface Storage {
-  /** Records an Authenticate: device facts kept, push info, tally, bootstrap and unlock tokens reset, queue cleared, enrollment disabled. */
+  /**
+   * Records an Authenticate: device facts kept, push info, tally, bootstrap and unlock tokens
+   * reset, queue cleared, enrollment disabled, and the identity certificate (re)bound.
+   */
   storeAuthenticate(facts: AuthenticateFacts, at: number): void;
   /** Records a TokenUpdate for an existing enrollment, enables it, and returns the new tally. Throws if the enrollment is unknown. */
   storeTokenUpdate(id: string, push: PushInfo, at: number): number;
@@ -143,6 +152,8 @@ export interface Storage {
   /** Stores (or, with an empty/undefined token, removes) the bootstrap token. */
   storeBootstrapToken(id: string, token: Buffer | undefined, at: number): void;
   getEnrollment(id: string): Readonly<EnrollmentRecord> | undefined;
+  /** The enrollment whose latest Authenticate bound this certificate (see identityCertSha256). */
+  enrollmentIdForCertificate(sha256: string): string | undefined;
   listEnrollments(query?: EnrollmentQuery): Readonly<EnrollmentRecord>[];
   countEnrollments(query?: Pick<EnrollmentQuery, 'enabled'>): number;
 

@@ -88,6 +88,35 @@ export function runStorageConformance(name: string, makeStore: () => Storage): v
         expect(store.storeTokenUpdate('UDID-1', push(), T0 + 11)).toBe(1);
       });
 
+      it('binds the identity certificate at Authenticate and finds the enrollment by it', () => {
+        const certA = 'a1'.repeat(32);
+        const certB = 'b2'.repeat(32);
+        store.storeAuthenticate(facts('UDID-1', { identityCertSha256: certA }), T0);
+        store.storeTokenUpdate('UDID-1', push(), T0 + 1);
+        expect(store.getEnrollment('UDID-1')!.identityCertSha256).toBe(certA);
+        expect(store.enrollmentIdForCertificate(certA)).toBe('UDID-1');
+        expect(store.enrollmentIdForCertificate(certB)).toBeUndefined();
+        // Re-enrollment with a fresh identity: the new certificate is bound, the old one released.
+        store.storeAuthenticate(facts('UDID-1', { identityCertSha256: certB }), T0 + 2);
+        expect(store.getEnrollment('UDID-1')!.identityCertSha256).toBe(certB);
+        expect(store.enrollmentIdForCertificate(certB)).toBe('UDID-1');
+        expect(store.enrollmentIdForCertificate(certA)).toBeUndefined();
+        // Without signatures (--auth none) nothing is bound.
+        store.storeAuthenticate(facts('UDID-1'), T0 + 3);
+        expect(store.getEnrollment('UDID-1')!.identityCertSha256).toBeUndefined();
+        expect(store.enrollmentIdForCertificate(certB)).toBeUndefined();
+      });
+
+      it('a certificate moved to another enrollment is found there only', () => {
+        const cert = 'c3'.repeat(32);
+        store.storeAuthenticate(facts('UDID-1', { identityCertSha256: cert }), T0);
+        store.storeAuthenticate(facts('UDID-2', { identityCertSha256: cert }), T0 + 1);
+        expect(store.enrollmentIdForCertificate(cert)).toBe('UDID-2');
+        // UDID-1 re-authenticating with another certificate must not release UDID-2's.
+        store.storeAuthenticate(facts('UDID-1', { identityCertSha256: 'd4'.repeat(32) }), T0 + 2);
+        expect(store.enrollmentIdForCertificate(cert)).toBe('UDID-2');
+      });
+
       it('disable turns an enrollment off and keeps its facts', () => {
         enrolled(store, 'UDID-1');
         store.disable('UDID-1', T0 + 50);

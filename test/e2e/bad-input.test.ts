@@ -6,13 +6,14 @@ import { request } from 'node:https';
 import { CHECKIN_CONTENT_TYPE } from '../../protocol/checkin';
 import { COMMAND_CONTENT_TYPE, commands } from '../../protocol/command';
 import { buildPlist } from '../../protocol/plist';
-import { TestMac, TOPIC, type HttpResult } from '../helpers/mdm-client';
+import { Keyring, TestMac, TOPIC, type HttpResult } from '../helpers/mdm-client';
 import { startTestServer, type TestServer } from '../helpers/server';
 
 const LIMIT = 64 * 1024;
 let t: TestServer;
 let bystander: TestMac;
 let other: TestMac;
+let keys: Keyring;
 
 beforeAll(async () => {
   t = await startTestServer({ maxBodyBytes: LIMIT });
@@ -20,6 +21,10 @@ beforeAll(async () => {
   await bystander.enroll();
   other = new TestMac(t.http);
   await other.enroll();
+  // Bad bodies are signed as their device would sign them, so they reach the body checks.
+  keys = new Keyring(t.http);
+  keys.add(bystander);
+  keys.add(other);
   t.server.service.enqueue([bystander.udid], commands.ProfileList({}, { CommandUUID: 'BYSTANDER-CMD' }));
 });
 afterAll(() => t.stop());
@@ -29,8 +34,8 @@ function snapshot(udid: string) {
   return JSON.stringify({ e: s.getEnrollment(udid), q: s.listQueue(udid), r: s.listResults({ id: udid }).map((r) => [r.commandUUID, r.status]) });
 }
 
-const checkin = (body: string | Buffer, ct = CHECKIN_CONTENT_TYPE) => t.http.send('PUT', '/mdm/checkin', body, { 'content-type': ct });
-const connect = (body: string | Buffer, ct = COMMAND_CONTENT_TYPE) => t.http.send('PUT', '/mdm/connect', body, { 'content-type': ct });
+const checkin = async (body: string | Buffer, ct = CHECKIN_CONTENT_TYPE) => t.http.send('PUT', '/mdm/checkin', body, { 'content-type': ct, ...(await keys.headersFor(body)) });
+const connect = async (body: string | Buffer, ct = COMMAND_CONTENT_TYPE) => t.http.send('PUT', '/mdm/connect', body, { 'content-type': ct, ...(await keys.headersFor(body)) });
 
 const authenticateWithout = (key: string) => {
   const m: Record<string, unknown> = new TestMac(t.http).authenticateMessage();

@@ -6,20 +6,23 @@ import { join } from 'node:path';
 import { CHECKIN_CONTENT_TYPE } from '../../protocol/checkin';
 import { COMMAND_CONTENT_TYPE, commands } from '../../protocol/command';
 import { buildPlist, parsePlist } from '../../protocol/plist';
-import { TestMac } from '../helpers/mdm-client';
+import { Keyring, TestMac } from '../helpers/mdm-client';
 import { startTestServer, T0, type TestServer } from '../helpers/server';
 
 const captures = join(__dirname, '../../fixtures/captures/nanomdm');
 const capture = (name: string) => readFileSync(join(captures, name));
 
 let t: TestServer;
+let keys: Keyring;
 beforeAll(async () => {
   t = await startTestServer();
+  // The captures are replayed as signed by an identity from this server, one per device.
+  keys = new Keyring(t.http);
 });
 afterAll(() => t.stop());
 
-const putCheckin = (body: Buffer | string) => t.http.send('PUT', '/mdm/checkin', body, { 'content-type': CHECKIN_CONTENT_TYPE });
-const putConnect = (body: Buffer | string) => t.http.send('PUT', '/mdm/connect', body, { 'content-type': COMMAND_CONTENT_TYPE });
+const putCheckin = async (body: Buffer | string) => t.http.send('PUT', '/mdm/checkin', body, { 'content-type': CHECKIN_CONTENT_TYPE, ...(await keys.headersFor(body)) });
+const putConnect = async (body: Buffer | string) => t.http.send('PUT', '/mdm/connect', body, { 'content-type': COMMAND_CONTENT_TYPE, ...(await keys.headersFor(body)) });
 
 describe('real device captures', () => {
   it('accepts the macOS 10.12 Authenticate and TokenUpdate, then the DeviceInformation result', async () => {
@@ -76,6 +79,7 @@ describe('check-in semantics', () => {
   it('UserAuthenticate answers 410', async () => {
     const mac = new TestMac(t.http);
     await mac.enroll();
+    keys.add(mac);
     const body = buildPlist({ MessageType: 'UserAuthenticate', UDID: mac.udid, UserID: 'A1B2C3D4-0000-0000-0000-000000000001', DigestResponse: '' });
     const r = await putCheckin(body);
     expect(r.status).toBe(410);

@@ -45,12 +45,13 @@ describe('mdmsim serve', () => {
   it('prints one ready line, serves MDM over HTTPS with its CA, and stops on SIGTERM', async () => {
     const { child, ready, stderr } = await serve(['--port', '0', '--data-dir', dataDir, '--clock', 'virtual', '--api-token', 'cli-token']);
     try {
-      expect(Object.keys(ready)).toEqual(['ready', 'mdm', 'apns', 'courier', 'api', 'dashboard', 'caCert', 'apiToken']);
+      expect(Object.keys(ready)).toEqual(['ready', 'mdm', 'enroll', 'apns', 'courier', 'api', 'dashboard', 'caCert', 'apiToken']);
       expect(ready).toMatchObject({ ready: true, apiToken: 'cli-token', caCert: join(dataDir, 'ca.pem'), apns: null, courier: null });
       const base = ready.mdm.replace(/\/mdm$/, '');
       expect(ready.mdm).toMatch(/^https:\/\/127\.0\.0\.1:\d+\/mdm$/);
       expect(ready.api).toBe(`${base}/sim/v1`);
       expect(ready.dashboard).toBe(`${base}/`);
+      expect(ready.enroll).toBe(`${base}/mdm/enroll`);
       expect(readFileSync(ready.caCert, 'utf8')).toContain('BEGIN CERTIFICATE');
       expect(statSync(join(dataDir, 'ca-key.pem')).mode & 0o077).toBe(0);
 

@@ -8,11 +8,12 @@ import { CHECKIN_CONTENT_TYPE } from '../../protocol/checkin';
 import { COMMAND_CONTENT_TYPE, commands } from '../../protocol/command';
 import { buildPlist } from '../../protocol/plist';
 import type { PlistValue } from '../../protocol/plist/types';
-import { TestMac, TOPIC } from '../helpers/mdm-client';
+import { Keyring, TestMac, TOPIC } from '../helpers/mdm-client';
 import { startTestServer, type TestServer } from '../helpers/server';
 
 let t: TestServer;
 let bystander: TestMac;
+let keyring: Keyring;
 const RUNS = Number(process.env.MDMSIM_FUZZ_RUNS ?? 1000);
 
 beforeAll(async () => {
@@ -20,6 +21,9 @@ beforeAll(async () => {
   bystander = new TestMac(t.http);
   await bystander.enroll();
   t.server.service.enqueue([bystander.udid], commands.ProfileList({}, { CommandUUID: 'BYSTANDER' }));
+  // Each fuzzed body is signed as the device it names would sign it, so fuzzing reaches the
+  // body checks; the signature checks have their own fuzzing in signature.test.ts.
+  keyring = new Keyring(t.http);
 });
 afterAll(() => t.stop());
 
@@ -87,7 +91,7 @@ it('answers every random or mutated plist with 200 or a clear 4xx, and stays con
   const statuses = new Map<number, number>();
   await fc.assert(
     fc.asyncProperty(target, body, async ({ path, ct }, payload) => {
-      const r = await t.http.send('PUT', path, payload, { 'content-type': ct });
+      const r = await t.http.send('PUT', path, payload, { 'content-type': ct, ...(await keyring.headersFor(payload)) });
       statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1);
       expect([200, 400, 410, 413, 415]).toContain(r.status);
       if (r.status !== 200 && r.status !== 410) {

@@ -168,7 +168,8 @@ describe('queue scenarios', () => {
 
   it('POST works as well as PUT', async () => {
     const mac = await enrolledMac();
-    const r = await t.http.send('POST', '/mdm/connect', buildPlist({ UDID: mac.udid, Status: 'Idle' }), { 'content-type': 'application/x-apple-aspen-mdm' });
+    const body = Buffer.from(buildPlist({ UDID: mac.udid, Status: 'Idle' }));
+    const r = await t.http.send('POST', '/mdm/connect', body, { 'content-type': 'application/x-apple-aspen-mdm', ...(await mac.signatureHeaders(body)) });
     expect(r.status).toBe(200);
   });
 });

@@ -3,11 +3,13 @@
  * real HTTPS sockets (keep-alive), and checks every message both sides emit against
  * Apple's schema in strict mode.
  */
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Agent, request } from 'node:https';
 import { CHECKIN_CONTENT_TYPE } from '../../protocol/checkin';
 import { COMMAND_CONTENT_TYPE, type Command } from '../../protocol/command';
+import { createMdmSigner, type MdmSigner } from '../../protocol/cms';
+import { openEnrollmentProfile, type OpenedEnrollmentProfile } from '../../protocol/enrollment-profile';
 import { buildPlistBuffer, parsePlist } from '../../protocol/plist';
 import type { PlistDict } from '../../protocol/plist/types';
 import { reports, type CommandResults } from '../../protocol/result';
@@ -22,11 +24,15 @@ export interface HttpResult {
 
 export class HttpsClient {
   readonly agent: Agent;
+  /** The CA the server's certificates chain to (DER), which enrollment profiles must be signed under. */
+  readonly caCertDer: Buffer;
   constructor(
     readonly baseUrl: string,
     caFile: string,
   ) {
-    this.agent = new Agent({ keepAlive: true, ca: readFileSync(caFile), maxSockets: 16 });
+    const ca = readFileSync(caFile);
+    this.agent = new Agent({ keepAlive: true, ca, maxSockets: 16 });
+    this.caCertDer = new X509Certificate(ca).raw;
   }
 
   static for(server: MdmsimServer): HttpsClient {
@@ -93,16 +99,58 @@ export function macIdentity(n = 0, overrides: Partial<MacIdentity> = {}): MacIde
   };
 }
 
+export type IdentityKeyType = 'rsa' | 'ec';
+
+/**
+ * Fetches an enrollment profile and checks it as a Mac would (signature under the server's CA,
+ * MDM payload valid, identity opens): the signer and profile a test device uses.
+ */
+export async function downloadProfile(http: HttpsClient, keyType: IdentityKeyType = 'ec'): Promise<{ profile: OpenedEnrollmentProfile; signer: MdmSigner }> {
+  const r = await http.send('GET', `/mdm/enroll?key=${keyType}`);
+  if (r.status !== 200) throw new Error(`GET /mdm/enroll → ${r.status} ${r.body}`);
+  const profile = openEnrollmentProfile(r.body, { trustedCaCerts: [http.caCertDer] });
+  return { profile, signer: createMdmSigner(profile.identity) };
+}
+
+export interface TestMacOptions {
+  /** Sign every request with an identity from GET /mdm/enroll (default true), as a real Mac does. */
+  sign?: boolean;
+  /** Key type of that identity (default ec: cheap). */
+  keyType?: IdentityKeyType;
+}
+
 /** A macOS device channel, as a real Mac would talk. */
 export class TestMac {
   readonly token = randomBytes(32);
   pushMagic = randomUUID().toUpperCase();
   readonly sent: PlistDict[] = [];
+  /** Set once the Mac has installed an enrollment profile. */
+  profile?: OpenedEnrollmentProfile;
+  signer?: MdmSigner;
 
   constructor(
     readonly http: HttpsClient,
     readonly id: MacIdentity = macIdentity(),
+    readonly options: TestMacOptions = {},
   ) {}
+
+  /** Downloads and installs a (new) enrollment profile: later requests are signed with its identity. */
+  async installProfile(keyType: IdentityKeyType = this.options.keyType ?? 'ec'): Promise<OpenedEnrollmentProfile> {
+    const { profile, signer } = await downloadProfile(this.http, keyType);
+    this.profile = profile;
+    this.signer = signer;
+    return profile;
+  }
+
+  /** Headers for a body: the Mdm-Signature once a profile is installed (installed on first use when signing). */
+  async signatureHeaders(body: Buffer): Promise<Record<string, string>> {
+    if (!this.signer && this.options.sign !== false) await this.installProfile();
+    return this.signer ? { 'mdm-signature': this.signer.sign(body) } : {};
+  }
+
+  get topic(): string {
+    return this.profile?.mdm.Topic ?? TOPIC;
+  }
 
   get udid(): string {
     return this.id.udid;
@@ -115,7 +163,7 @@ export class TestMac {
   authenticateMessage(): PlistDict {
     return {
       MessageType: 'Authenticate',
-      Topic: TOPIC,
+      Topic: this.topic,
       UDID: this.id.udid,
       DeviceName: this.id.deviceName,
       Model: this.id.model,
@@ -128,16 +176,19 @@ export class TestMac {
   }
 
   tokenUpdateMessage(): PlistDict {
-    return { MessageType: 'TokenUpdate', Topic: TOPIC, UDID: this.id.udid, Token: this.token, PushMagic: this.pushMagic, AwaitingConfiguration: false };
+    return { MessageType: 'TokenUpdate', Topic: this.topic, UDID: this.id.udid, Token: this.token, PushMagic: this.pushMagic, AwaitingConfiguration: false };
   }
 
   async checkin(message: PlistDict, path = '/mdm/checkin'): Promise<HttpResult> {
     expectValid(validateCheckin(message, this.ctx), `${String(message.MessageType)} sent by the test Mac`);
     this.sent.push(message);
-    return this.http.send('PUT', path, buildPlistBuffer(message), { 'content-type': CHECKIN_CONTENT_TYPE });
+    const body = buildPlistBuffer(message);
+    return this.http.send('PUT', path, body, { 'content-type': CHECKIN_CONTENT_TYPE, ...(await this.signatureHeaders(body)) });
   }
 
   async enroll(): Promise<void> {
+    // Installed first, so the messages carry the profile's Topic.
+    if (!this.signer && this.options.sign !== false) await this.installProfile();
     const a = await this.checkin(this.authenticateMessage());
     if (a.status !== 200) throw new Error(`Authenticate → ${a.status} ${a.body}`);
     const t = await this.checkin(this.tokenUpdateMessage());
@@ -154,9 +205,10 @@ export class TestMac {
     return command;
   }
 
-  sendReport(results: CommandResults, requestType?: string, path = '/mdm/connect'): Promise<HttpResult> {
+  async sendReport(results: CommandResults, requestType?: string, path = '/mdm/connect'): Promise<HttpResult> {
     expectValid(validateCommandResponse(requestType, results as PlistDict, this.ctx), `${results.Status} report sent by the test Mac`);
-    return this.http.send('PUT', path, buildPlistBuffer(results as PlistDict), { 'content-type': COMMAND_CONTENT_TYPE });
+    const body = buildPlistBuffer(results as PlistDict);
+    return this.http.send('PUT', path, body, { 'content-type': COMMAND_CONTENT_TYPE, ...(await this.signatureHeaders(body)) });
   }
 
   idle(): Promise<Command | undefined> {
@@ -169,5 +221,43 @@ export class TestMac {
 
   notNow(commandUUID: string): Promise<Command | undefined> {
     return this.report(reports.NotNow({ UDID: this.udid }, commandUUID));
+  }
+}
+
+/**
+ * Signs raw test bodies as the device they name would: one identity per UDID (from
+ * GET /mdm/enroll), or the registered TestMac's own; bodies naming no readable UDID are
+ * signed with a spare identity, so the server gets past the signature to the body.
+ */
+export class Keyring {
+  private readonly byUdid = new Map<string, MdmSigner>();
+  private spare?: MdmSigner;
+
+  constructor(readonly http: HttpsClient) {}
+
+  add(mac: TestMac): void {
+    if (!mac.signer) throw new Error(`TestMac ${mac.udid} has no identity yet: enroll it first`);
+    this.byUdid.set(mac.udid, mac.signer);
+  }
+
+  async headersFor(body: Buffer | string): Promise<Record<string, string>> {
+    const bytes = Buffer.isBuffer(body) ? body : Buffer.from(body);
+    const udid = udidOf(bytes);
+    let signer = udid === undefined ? this.spare : this.byUdid.get(udid);
+    if (!signer) {
+      signer = (await downloadProfile(this.http)).signer;
+      if (udid === undefined) this.spare = signer;
+      else this.byUdid.set(udid, signer);
+    }
+    return { 'mdm-signature': signer.sign(bytes) };
+  }
+}
+
+function udidOf(body: Buffer): string | undefined {
+  try {
+    const value = parsePlist(body) as PlistDict;
+    return typeof value?.UDID === 'string' ? value.UDID : undefined;
+  } catch {
+    return undefined;
   }
 }
