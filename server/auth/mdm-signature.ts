@@ -88,13 +88,19 @@ export class MdmSignatureVerifier {
 
   /** The certificate in the signature that its SignerInfo names, with its cached facts. */
   private signerCertificate(parsed: ParsedSignedData): CertificateFacts {
+    let unreadable = 0;
     for (const certDer of parsed.certificates) {
       const facts = this.factsOf(certDer);
-      if (facts && matches(parsed.signer.sid, facts)) return facts;
+      if (!facts) unreadable++;
+      else if (matches(parsed.signer.sid, facts)) return facts;
     }
-    throw refusal('malformed-signature', 'the Mdm-Signature does not contain the certificate its signer names', {
-      expected: 'the signing certificate in the SignedData certificates field',
-    });
+    throw refusal(
+      'malformed-signature',
+      unreadable > 0
+        ? `the Mdm-Signature holds ${unreadable === 1 ? 'an unreadable certificate' : `${unreadable} unreadable certificates`} and none of the others is the one its signer names`
+        : 'the Mdm-Signature does not contain the certificate its signer names',
+      { expected: 'the signing certificate, a readable X.509 certificate, in the SignedData certificates field' },
+    );
   }
 
   private factsOf(certDer: Buffer): CertificateFacts | undefined {
@@ -136,25 +142,24 @@ function parseHeader(value: string): ParsedSignedData {
 
 /** Everything verification needs from a certificate; undefined if it is not a readable X.509 certificate. */
 function readCertificate(certDer: Buffer, sha256: string, ca: crypto.X509Certificate): CertificateFacts | undefined {
-  let x509: crypto.X509Certificate;
-  let ids: ReturnType<typeof issuerAndSerialOf>;
+  // Every accessor may throw on a damaged certificate (the public key is decoded lazily).
   try {
-    x509 = new crypto.X509Certificate(certDer);
-    ids = issuerAndSerialOf(certDer);
+    const x509 = new crypto.X509Certificate(certDer);
+    const ids = issuerAndSerialOf(certDer);
+    return {
+      signer: { sha256, subject: nameOf(x509), serialNumber: x509.serialNumber },
+      publicKey: x509.publicKey,
+      // Copies: the certificate bytes are a view into one request's header.
+      issuer: Buffer.from(ids.issuer),
+      serialHex: ids.serialHex,
+      subjectKeyIdentifier: ids.subjectKeyIdentifier && Buffer.from(ids.subjectKeyIdentifier),
+      issuedByCa: x509.checkIssued(ca) && x509.verify(ca.publicKey),
+      notBefore: Date.parse(x509.validFrom),
+      notAfter: Date.parse(x509.validTo),
+    };
   } catch {
     return undefined;
   }
-  return {
-    signer: { sha256, subject: nameOf(x509), serialNumber: x509.serialNumber },
-    publicKey: x509.publicKey,
-    // Copies: the certificate bytes are a view into one request's header.
-    issuer: Buffer.from(ids.issuer),
-    serialHex: ids.serialHex,
-    subjectKeyIdentifier: ids.subjectKeyIdentifier && Buffer.from(ids.subjectKeyIdentifier),
-    issuedByCa: x509.checkIssued(ca) && x509.verify(ca.publicKey),
-    notBefore: Date.parse(x509.validFrom),
-    notAfter: Date.parse(x509.validTo),
-  };
 }
 
 /** The subject on one line; a device identity may have an empty one (real SCEP ones do). */
