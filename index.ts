@@ -1,9 +1,10 @@
 /**
  * mdmsim's programmatic API: start a server in-process, drive its clock, read its events.
- * Protocol pieces (plist codec, message types, command builders, the schema validator)
- * are exported for suites that speak MDM themselves.
+ * Protocol pieces (plist codec, message types, command builders, the schema validator, the
+ * device side of enrollment and Mdm-Signature) are exported for suites that speak MDM themselves.
  */
-export { startServer, MdmsimServer, type ServerOptions, type ServerInfo } from './server/server';
+export { startServer, MdmsimServer, AUTH_MODES, type AuthMode, type ServerOptions, type ServerInfo } from './server/server';
+export type { IdentityKeyType, PushCert } from './server/pki';
 export { MemoryStorage } from './server/storage/memory';
 export type { Storage, EnrollmentRecord, EventRecord, StoredCommand, ResultRecord } from './server/storage/types';
 export { eventToJson, type EventJson } from './server/service/event-log';
@@ -15,3 +16,6 @@ export * from './protocol/checkin';
 export * from './protocol/result';
 export { ProblemError, type Problem } from './protocol/problem';
 export * as schema from './protocol/schema';
+export { openEnrollmentProfile, EnrollmentProfileError, type OpenedEnrollmentProfile, type MdmPayload } from './protocol/enrollment-profile';
+export { createMdmSigner, parseSignedData, verifySignature, signAttached, CmsError, type MdmSigner, type SignerIdentity } from './protocol/cms';
+export { buildPkcs12, openPkcs12, Pkcs12Error } from './protocol/pkcs12';

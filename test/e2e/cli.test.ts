@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import WebSocket from 'ws';
-import { HttpsClient, TestMac } from '../helpers/mdm-client';
+import { downloadProfile, HttpsClient, TestMac } from '../helpers/mdm-client';
 
 const root = join(__dirname, '../..');
 const bin = join(root, 'bin/mdmsim.js');
@@ -95,8 +95,38 @@ describe('mdmsim serve', () => {
     expect(again.ready.apiToken).toBe(ready.apiToken);
   });
 
+  it('checks Mdm-Signature by default; --auth none and --identity-key ec change that', async () => {
+    const unsignedAuthenticate = async (ready: any) => {
+      const http = new HttpsClient(ready.mdm.replace(/\/mdm$/, ''), ready.caCert);
+      try {
+        const mac = new TestMac(http, undefined, { sign: false });
+        return (await mac.checkin(mac.authenticateMessage())).status;
+      } finally {
+        http.close();
+      }
+    };
+    const strict = await serve(['--port', '0', '--data-dir', dataDir]);
+    try {
+      expect(await unsignedAuthenticate(strict.ready)).toBe(400);
+    } finally {
+      strict.child.kill('SIGTERM');
+      await exited(strict.child);
+    }
+    const open = await serve(['--port', '0', '--data-dir', dataDir, '--auth', 'none', '--identity-key', 'ec']);
+    try {
+      expect(await unsignedAuthenticate(open.ready)).toBe(200);
+      expect(open.stderr()).toContain('--auth none');
+      const http = new HttpsClient(open.ready.mdm.replace(/\/mdm$/, ''), open.ready.caCert);
+      expect((await downloadProfile(http)).profile.identity.privateKey.asymmetricKeyType).toBe('ec');
+      http.close();
+    } finally {
+      open.child.kill('SIGTERM');
+      await exited(open.child);
+    }
+  });
+
   it('refuses bad flags with a clear message and a non-zero exit', async () => {
-    for (const args of [['--port', 'abc'], ['--clock', 'sometimes'], ['--port', '70000']]) {
+    for (const args of [['--port', 'abc'], ['--clock', 'sometimes'], ['--port', '70000'], ['--auth', 'maybe'], ['--identity-key', 'dsa']]) {
       const child = spawn(process.execPath, [bin, 'serve', ...args, '--data-dir', dataDir], { stdio: ['ignore', 'pipe', 'pipe'] });
       let err = '';
       child.stderr!.on('data', (d) => (err += d));

@@ -89,7 +89,7 @@ describe('refusals', () => {
     t.server.service.enqueue([mac.udid], commands.ProfileList({}, { CommandUUID: 'MAC-CMD' }));
     // A perfectly good identity, from another mdmsim (another CA).
     other = await startTestServer();
-    const foreign = await downloadProfile(other.http);
+    const foreign = await downloadProfile(other.http, 'ec');
     foreignSign = (body) => foreign.signer.sign(body);
     // A successful Idle now would move lastSeenAt: a refusal must not.
     await t.clock.advance(60_000);

@@ -105,8 +105,9 @@ export type IdentityKeyType = 'rsa' | 'ec';
  * Fetches an enrollment profile and checks it as a Mac would (signature under the server's CA,
  * MDM payload valid, identity opens): the signer and profile a test device uses.
  */
-export async function downloadProfile(http: HttpsClient, keyType: IdentityKeyType = 'ec'): Promise<{ profile: OpenedEnrollmentProfile; signer: MdmSigner }> {
-  const r = await http.send('GET', `/mdm/enroll?key=${keyType}`);
+export async function downloadProfile(http: HttpsClient, keyType?: IdentityKeyType): Promise<{ profile: OpenedEnrollmentProfile; signer: MdmSigner }> {
+  // Without a key type the server's default applies.
+  const r = await http.send('GET', keyType ? `/mdm/enroll?key=${keyType}` : '/mdm/enroll');
   if (r.status !== 200) throw new Error(`GET /mdm/enroll → ${r.status} ${r.body}`);
   const profile = openEnrollmentProfile(r.body, { trustedCaCerts: [http.caCertDer] });
   return { profile, signer: createMdmSigner(profile.identity) };
@@ -245,7 +246,7 @@ export class Keyring {
     const udid = udidOf(bytes);
     let signer = udid === undefined ? this.spare : this.byUdid.get(udid);
     if (!signer) {
-      signer = (await downloadProfile(this.http)).signer;
+      signer = (await downloadProfile(this.http, 'ec')).signer;
       if (udid === undefined) this.spare = signer;
       else this.byUdid.set(udid, signer);
     }
