@@ -13,6 +13,12 @@ function port(value: string): number {
   return n;
 }
 
+function positiveInteger(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n < 1) throw new InvalidArgumentError('expected a whole number of at least 1');
+  return n;
+}
+
 export function buildProgram(): Command {
   const program = new Command('mdmsim')
     .description('Simulated Apple MDM + vendor-agent check-in lab')
@@ -30,9 +36,10 @@ export function buildProgram(): Command {
     .addOption(new Option('--clock <mode>', 'real time, or a virtual clock moved by POST /sim/v1/clock/advance').choices(['real', 'virtual']).default('real'))
     .addOption(new Option('--auth <mode>', 'Mdm-Signature checks: signature (every request signed by the identity bound at Authenticate) or none (for curl)').choices([...AUTH_MODES]).default('signature'))
     .addOption(new Option('--identity-key <type>', 'key type of identities in enrollment profiles (a download may ask with ?key=)').choices([...IDENTITY_KEY_TYPES]).default('rsa'))
+    .option('--identity-key-pool <n>', 'reuse n key pairs across identities (fast RSA fleets; devices sharing a key could sign for each other)', positiveInteger)
     .option('--api-token <token>', 'bearer token for /sim/v1 (default: $MDMSIM_API_TOKEN or one kept in the data dir)')
     .addOption(new Option('--log-level <level>', 'stderr log level').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'))
-    .action(async (opts: { host: string; port: number; dataDir: string; clock: 'real' | 'virtual'; auth: AuthMode; identityKey: IdentityKeyType; apiToken?: string; logLevel: string }) => {
+    .action(async (opts: { host: string; port: number; dataDir: string; clock: 'real' | 'virtual'; auth: AuthMode; identityKey: IdentityKeyType; identityKeyPool?: number; apiToken?: string; logLevel: string }) => {
       const log = pino({ level: opts.logLevel, base: undefined }, pino.destination(2));
       const server = await startServer({
         host: opts.host,
@@ -42,6 +49,7 @@ export function buildProgram(): Command {
         apiToken: opts.apiToken,
         auth: opts.auth,
         identityKeyType: opts.identityKey,
+        identityKeyPool: opts.identityKeyPool,
         onError: (error) => log.error({ err: error }, 'unexpected error'),
       });
       if (log.isLevelEnabled('debug')) {

@@ -49,6 +49,12 @@ export interface ServerOptions {
   auth?: AuthMode;
   /** Key type of the identities in enrollment profiles unless a download asks (`?key=`); default rsa. */
   identityKeyType?: IdentityKeyType;
+  /**
+   * Opt-in speed for big RSA fleets: reuse this many key pairs across identities. Certificates
+   * stay one per device, so binding still tells devices apart, but devices sharing a key could
+   * sign for each other. Default: a fresh key pair per profile.
+   */
+  identityKeyPool?: number;
   /** Receives unexpected errors (bugs); default writes them to stderr. */
   onError?: (error: unknown) => void;
 }
@@ -119,6 +125,7 @@ export class MdmsimServer {
       clock: this.clock,
       events: this.events,
       identityKeyType: options.identityKeyType,
+      identityKeyPool: options.identityKeyPool,
     });
     this.enrollmentService = enrollment;
     const verifier = this.auth === 'signature' ? new MdmSignatureVerifier({ caCertDer: ca.certDer, clock: this.clock }) : undefined;

@@ -7,7 +7,7 @@ import { signAttached } from '../../protocol/cms';
 import type { Clock } from '../../protocol/clock';
 import { buildPlistBuffer } from '../../protocol/plist';
 import { buildPkcs12 } from '../../protocol/pkcs12';
-import { issueDeviceIdentity, type Ca, type DeviceIdentity, type IdentityKeyType, type ProfileSigner } from '../pki';
+import { issueDeviceIdentity, KeyPool, type Ca, type DeviceIdentity, type IdentityKeyType, type ProfileSigner } from '../pki';
 import type { EventLog } from '../service/event-log';
 import { buildEnrollmentProfile } from './profile';
 
@@ -19,6 +19,8 @@ export interface EnrollmentServiceOptions {
   events: EventLog;
   /** Key type of identities when the request does not ask for one (default rsa). */
   identityKeyType?: IdentityKeyType;
+  /** Opt-in: reuse this many key pairs per key type across identities (see KeyPool). */
+  identityKeyPool?: number;
 }
 
 export interface IssuedProfile {
@@ -29,9 +31,12 @@ export interface IssuedProfile {
 
 export class EnrollmentService {
   readonly defaultKeyType: IdentityKeyType;
+  private readonly pools?: Record<IdentityKeyType, KeyPool>;
 
   constructor(private readonly options: EnrollmentServiceOptions) {
     this.defaultKeyType = options.identityKeyType ?? 'rsa';
+    const size = options.identityKeyPool;
+    if (size !== undefined) this.pools = { rsa: new KeyPool('rsa', size), ec: new KeyPool('ec', size) };
   }
 
   get topic(): string {
@@ -41,7 +46,7 @@ export class EnrollmentService {
   async issueProfile(baseUrl: string, keyType: IdentityKeyType = this.defaultKeyType): Promise<IssuedProfile> {
     const { ca, signer, clock, events } = this.options;
     const now = clock.now();
-    const identity = await issueDeviceIdentity(ca, { keyType, now });
+    const identity = await issueDeviceIdentity(ca, { keyType, now, keyPool: this.pools?.[keyType] });
     // The password travels in the same payload, so it protects nothing; it exists because
     // macOS will not import a PKCS#12 payload without one.
     const password = randomBytes(12).toString('base64url');

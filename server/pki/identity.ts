@@ -31,14 +31,53 @@ export interface IssueIdentityOptions {
   /** Clock time the identity is issued at (ms): validity follows the lab's clock, not the host's. */
   now: number;
   days?: number;
+  /** Take the key pair from this pool instead of generating one (see KeyPool). */
+  keyPool?: KeyPool;
+}
+
+/**
+ * Opt-in key reuse, as mockttp offers for its certificates: the first `size` identities get
+ * fresh key pairs, later ones reuse them in turn. Every identity still has its own
+ * certificate, and enrollments are bound to certificates, so devices stay distinct; but two
+ * devices sharing a key could sign for each other, which no real fleet allows. It exists
+ * because an RSA 2048 key costs tens of milliseconds to generate.
+ */
+export class KeyPool {
+  private readonly keys: crypto.KeyPairKeyObjectResult[] = [];
+  private next = 0;
+
+  constructor(
+    readonly keyType: IdentityKeyType,
+    readonly size: number,
+  ) {
+    if (!Number.isInteger(size) || size < 1) throw new RangeError(`a key pool holds at least one key pair; got ${size}`);
+  }
+
+  async take(): Promise<crypto.KeyPairKeyObjectResult> {
+    if (this.keys.length < this.size) {
+      const pair = await generateIdentityKey(this.keyType);
+      // Another take() may have filled the pool while this one waited on the thread pool.
+      if (this.keys.length < this.size) this.keys.push(pair);
+      return pair;
+    }
+    const pair = this.keys[this.next];
+    this.next = (this.next + 1) % this.size;
+    return pair;
+  }
+}
+
+/**
+ * EC generation takes ~50 µs, less than a trip through the thread pool; RSA takes tens of
+ * milliseconds and must not block the event loop.
+ */
+function generateIdentityKey(keyType: IdentityKeyType): Promise<crypto.KeyPairKeyObjectResult> {
+  return keyType === 'ec' ? Promise.resolve(crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' })) : generateKeyPair('rsa', { modulusLength: 2048 });
 }
 
 export async function issueDeviceIdentity(ca: Ca, options: IssueIdentityOptions): Promise<DeviceIdentity> {
-  const { keyType } = options;
-  // EC generation takes ~50 µs, less than a trip through the thread pool; RSA takes tens of
-  // milliseconds and must not block the event loop.
-  const { privateKey, publicKey } =
-    keyType === 'ec' ? crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' }) : await generateKeyPair('rsa', { modulusLength: 2048 });
+  const { keyType, keyPool } = options;
+  if (keyPool && keyPool.keyType !== keyType) throw new Error(`the key pool holds ${keyPool.keyType} keys, not ${keyType}`);
+  const { privateKey, publicKey } = keyPool ? await keyPool.take() : await generateIdentityKey(keyType);
   const { certDer, certPem } = ca.issue({
     subject: [
       { name: 'commonName', value: `mdmsim device identity ${crypto.randomUUID().toUpperCase()}` },

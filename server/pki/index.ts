@@ -22,7 +22,7 @@ export {
   type ServerCert,
 } from './server-cert';
 export { certificateToDer, randomSerialNumber, signCertificate } from './sign';
-export { issueDeviceIdentity, IDENTITY_KEY_TYPES, IDENTITY_VALIDITY_DAYS, type DeviceIdentity, type IdentityKeyType } from './identity';
+export { issueDeviceIdentity, KeyPool, IDENTITY_KEY_TYPES, IDENTITY_VALIDITY_DAYS, type DeviceIdentity, type IdentityKeyType } from './identity';
 export { issueProfileSigner, type ProfileSigner } from './profile-signer';
 export { loadOrCreatePushCert, PUSH_CERT_FILE, PUSH_KEY_FILE, TOPIC_PREFIX, topicOf, type PushCert } from './push-cert';
 export { derToPem } from './pem';

@@ -267,3 +267,22 @@ describe('--auth none', () => {
     }
   });
 });
+
+describe('the opt-in identity key pool', () => {
+  it('gives every Mac its own certificate, so each is bound and answered as itself', async () => {
+    const s = await startTestServer({ identityKeyPool: 1 });
+    try {
+      const [a, b] = [new TestMac(s.http, macIdentity(), { keyType: 'rsa' }), new TestMac(s.http, macIdentity(), { keyType: 'rsa' })];
+      await a.enroll();
+      await b.enroll();
+      const key = (m: TestMac) => new crypto.X509Certificate(m.profile!.identity.certDer).publicKey.export({ type: 'spki', format: 'der' }).toString('hex');
+      expect(key(a)).toBe(key(b));
+      expect(s.server.store.getEnrollment(a.udid)!.identityCertSha256).not.toBe(s.server.store.getEnrollment(b.udid)!.identityCertSha256);
+      s.server.service.enqueue([b.udid], commands.ProfileList({}, { CommandUUID: 'B-ONLY' }));
+      expect(await a.idle()).toBeUndefined();
+      expect((await b.idle())?.CommandUUID).toBe('B-ONLY');
+    } finally {
+      await s.stop();
+    }
+  });
+});

@@ -1,7 +1,7 @@
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { type Ca, issueDeviceIdentity, issueProfileSigner, loadOrCreateCa } from '../../../server/pki';
+import { type Ca, type DeviceIdentity, issueDeviceIdentity, issueProfileSigner, KeyPool, loadOrCreateCa } from '../../../server/pki';
 import { openssl, tempDirs } from '../../helpers/pki';
 
 const tempDir = tempDirs('mdmsim-pki-identity-');
@@ -71,5 +71,25 @@ describe('the profile signer', () => {
     expect(x509.publicKey.asymmetricKeyType).toBe('ec');
     const file = writePem(x509.toString());
     expect(openssl('verify', '-purpose', 'smimesign', '-CAfile', ca.certPath, file).trim()).toMatch(/: OK$/);
+  });
+});
+
+describe('the opt-in key pool', () => {
+  const spki = (identity: DeviceIdentity) => new crypto.X509Certificate(identity.certDer).publicKey.export({ type: 'spki', format: 'der' }).toString('hex');
+
+  it.each(['ec', 'rsa'] as const)('reuses its %s key pairs in turn, each identity with its own certificate', async (keyType) => {
+    const keyPool = new KeyPool(keyType, 2);
+    const ids: DeviceIdentity[] = [];
+    for (let i = 0; i < 5; i++) ids.push(await issueDeviceIdentity(ca, { keyType, now: T0, keyPool }));
+    expect(new Set(ids.map((i) => i.sha256)).size).toBe(5);
+    expect(new Set(ids.map(spki)).size).toBe(2);
+    expect(spki(ids[2])).toBe(spki(ids[0]));
+    expect(spki(ids[3])).toBe(spki(ids[1]));
+    for (const id of ids) expect(new crypto.X509Certificate(id.certDer).checkPrivateKey(id.privateKey)).toBe(true);
+  });
+
+  it('refuses a pool of the wrong key type or of no keys', async () => {
+    await expect(issueDeviceIdentity(ca, { keyType: 'rsa', now: T0, keyPool: new KeyPool('ec', 1) })).rejects.toThrow(/holds ec keys, not rsa/);
+    expect(() => new KeyPool('ec', 0)).toThrow(RangeError);
   });
 });
