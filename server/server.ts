@@ -140,6 +140,12 @@ export class MdmsimServer {
       res.type('text/plain').send(`mdmsim server\nMDM: ${this.baseUrl}/mdm\ncontrol API: ${this.baseUrl}/sim/v1 (bearer token)\n`);
     });
     app.use((req, res) => sendProblem(res, { status: 404, code: 'not-found', message: `no route for ${req.method} ${req.path}` }));
+    // A bug in a route (say, profile issuance) answers JSON like everything else, and is reported.
+    app.use((error: unknown, _req: express.Request, res: express.Response, next: express.NextFunction) => {
+      if (res.headersSent) return next(error);
+      onError(error);
+      sendProblem(res, { status: 500, code: 'internal-error', message: 'mdmsim failed to handle this request; see its log' });
+    });
 
     const stream = createEventsStream(this.events, this.apiToken);
     this.closeStream = stream.close;

@@ -183,3 +183,22 @@ describe('a server whose identities default to EC', () => {
     }
   });
 });
+
+describe('a failure while issuing', () => {
+  it('answers a JSON 500 and reports the error, and the next download works', async () => {
+    const s = await startTestServer();
+    try {
+      const service = s.server.enrollment;
+      const original = service.issueProfile.bind(service);
+      service.issueProfile = () => Promise.reject(new Error('simulated failure'));
+      const r = await s.http.send('GET', '/mdm/enroll');
+      expect(r.status).toBe(500);
+      expect(JSON.parse(r.body.toString()).error.code).toBe('internal-error');
+      expect(s.errors.splice(0).map((e) => (e as Error).message)).toEqual(['simulated failure']);
+      service.issueProfile = original;
+      expect((await s.http.send('GET', '/mdm/enroll?key=ec')).status).toBe(200);
+    } finally {
+      await s.stop();
+    }
+  });
+});
