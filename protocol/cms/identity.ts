@@ -27,9 +27,24 @@ export interface PreparedIdentity {
   rsaSignatureLength?: number;
 }
 
-const spki = (key: KeyObject): Buffer => key.export({ format: 'der', type: 'spki' });
+/**
+ * Prepared identities by key: a server signs every profile with the same identity, and the
+ * checks below (a certificate parse, a key comparison) cost more than the signature itself.
+ */
+const prepared = new WeakMap<KeyObject, { certDer: Buffer; chainDer: Buffer[]; identity: PreparedIdentity }>();
 
 export function prepareIdentity(identity: SignerIdentity, where: string): PreparedIdentity {
+  const { certDer, privateKey, chainDer = [] } = identity;
+  const known = privateKey && typeof privateKey === 'object' ? prepared.get(privateKey) : undefined;
+  if (known && known.certDer.equals(certDer) && known.chainDer.length === chainDer.length && known.chainDer.every((c, i) => c.equals(chainDer[i]))) {
+    return known.identity;
+  }
+  const fresh = prepareUncached(identity, where);
+  prepared.set(privateKey, { certDer: Buffer.from(certDer), chainDer: chainDer.map((c) => Buffer.from(c)), identity: fresh });
+  return fresh;
+}
+
+function prepareUncached(identity: SignerIdentity, where: string): PreparedIdentity {
   const { certDer, privateKey, chainDer = [] } = identity;
   if (privateKey?.type !== 'private') {
     throw new Error(`${where}: expected identity.privateKey to be a private KeyObject, got ${privateKey?.type ?? typeof privateKey}`);
@@ -44,11 +59,11 @@ export function prepareIdentity(identity: SignerIdentity, where: string): Prepar
   } catch (err) {
     throw new Error(`${where}: identity.certDer is not an X.509 certificate: ${err instanceof Error ? err.message : String(err)}`);
   }
-  if (!spki(cert.publicKey).equals(spki(crypto.createPublicKey(privateKey)))) {
+  if (!cert.checkPrivateKey(privateKey)) {
     throw new Error(`${where}: the private key does not match the certificate's public key (certificate subject ${JSON.stringify(cert.subject)})`);
   }
   const { issuer, serialDer } = certificateFields(certDer);
-  const prepared: PreparedIdentity = {
+  const result: PreparedIdentity = {
     keyType,
     privateKey,
     sid: sequence(issuer, serialDer),
@@ -56,7 +71,7 @@ export function prepareIdentity(identity: SignerIdentity, where: string): Prepar
   };
   if (keyType === 'rsa') {
     const bits = privateKey.asymmetricKeyDetails?.modulusLength;
-    if (bits !== undefined) prepared.rsaSignatureLength = Math.ceil(bits / 8);
+    if (bits !== undefined) result.rsaSignatureLength = Math.ceil(bits / 8);
   }
-  return prepared;
+  return result;
 }

@@ -11,6 +11,7 @@
  */
 import { createHash, randomBytes, type KeyObject } from 'node:crypto';
 import { algorithm, bmpString, explicit, integer, NULL, octetString, oid, sequence, setOf } from '../asn1/der';
+import { pkcs8Der } from '../asn1/keys';
 import { OID } from '../asn1/oids';
 import { bmpPassword } from './kdf';
 import { pkcs12Mac } from './mac';
@@ -51,7 +52,7 @@ export function buildPkcs12(identity: Pkcs12Identity, options: BuildPkcs12Option
   const attributes = bagAttributes(createHash('sha1').update(certDer).digest(), options.friendlyName);
 
   const certs = sequence(certBag(certDer, attributes), ...chainDer.map((der) => certBag(der)));
-  const { algorithm: pbe, ciphertext } = encryptSha1TripleDes(privateKey.export({ format: 'der', type: 'pkcs8' }), password, keySalt, iterations);
+  const { algorithm: pbe, ciphertext } = encryptSha1TripleDes(pkcs8Der(privateKey), password, keySalt, iterations);
   const keys = sequence(safeBag(OID.pkcs8ShroudedKeyBag, sequence(pbe, octetString(ciphertext)), attributes));
   const authSafe = sequence(dataContentInfo(certs), dataContentInfo(keys));
 
