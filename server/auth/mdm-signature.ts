@@ -66,7 +66,7 @@ export class MdmSignatureVerifier {
     const parsed = parseHeader(value);
     const cert = this.signerCertificate(parsed);
     if (!verifySignature(parsed, body, cert.publicKey)) {
-      throw refusal('signature-mismatch', `the Mdm-Signature does not match the body: the body was changed after signing, or signed with another key than ${cert.signer.subject}'s`, {
+      throw refusal('signature-mismatch', `the Mdm-Signature does not match the body: the body was changed after signing, or it was signed with a key other than the one of the certificate in the signature (${cert.signer.subject})`, {
         hint: 'sign the exact bytes sent (after any serialization), with the private key of the certificate in the signature',
       });
     }
