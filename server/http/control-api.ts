@@ -113,6 +113,8 @@ export function createControlApi(options: ControlApiOptions): express.Router {
     enrolledAt: e.enrolledAt !== undefined ? new Date(e.enrolledAt).toISOString() : undefined,
     lastSeenAt: new Date(e.lastSeenAt).toISOString(),
     hasBootstrapToken: e.bootstrapToken !== undefined,
+    // The identity certificate its Authenticate bound (absent under --auth none).
+    identityCertSha256: e.identityCertSha256,
     queued: store.queueLength(e.id),
   });
 

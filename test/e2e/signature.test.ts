@@ -37,6 +37,7 @@ describe.each(['rsa', 'ec'] as const)('a Mac enrolled with a %s identity', (keyT
     const e = t.server.store.getEnrollment(mac.udid)!;
     expect(e).toMatchObject({ enabled: true, topic: t.server.pushCert.topic });
     expect(e.identityCertSha256).toBe(crypto.createHash('sha256').update(mac.profile!.identity.certDer).digest('hex'));
+    expect((await t.http.api('GET', `/sim/v1/devices/${mac.udid}`, t.token)).json).toMatchObject({ identityCertSha256: e.identityCertSha256 });
     t.server.service.enqueue([mac.udid], commands.SecurityInfo({}, { CommandUUID: `SEC-${keyType}` }));
     const command = await mac.idle();
     expect(command?.CommandUUID).toBe(`SEC-${keyType}`);
