@@ -10,8 +10,9 @@ import * as path from 'node:path';
 import forge from 'node-forge';
 import { OID } from '../../protocol/asn1';
 import type { Ca } from './ca';
-import { messageOf, PkiError } from './errors';
-import { ensureDir, inDataDir, PRIVATE_FILE_MODE, PUBLIC_FILE_MODE, readIfExists, replaceFile } from '../data-dir';
+import { messageOf } from './errors';
+import { readIfExists } from '../data-dir';
+import { replaceCertificateAndKey } from './pair-files';
 import { generateRsaKeyPair, privateKeyMatches, privateKeyToPem } from './keys';
 
 export const PUSH_CERT_FILE = 'push.pem';
@@ -146,18 +147,7 @@ async function write(
   fresh: { topic: string; certPem: string; keyPem: string },
   reason: string,
 ): Promise<PushCert> {
-  await inDataDir(
-    dir,
-    async () => {
-      await ensureDir(dir);
-      // Key first, as for the server certificate: a reader in between sees a mismatched pair
-      // and reissues, rather than trusting a new certificate with an old key.
-      await replaceFile(keyPath, fresh.keyPem, PRIVATE_FILE_MODE);
-      await replaceFile(certPath, fresh.certPem, PUBLIC_FILE_MODE);
-    },
-    'the push certificate',
-    (message, file) => new PkiError(message, file),
-  );
+  await replaceCertificateAndKey(dir, { certPath, keyPath }, fresh, 'the push certificate');
   const notAfter = new Date(new crypto.X509Certificate(fresh.certPem).validTo);
   return { ...fresh, certPath, keyPath, notAfter, reused: false, reason };
 }

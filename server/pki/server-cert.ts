@@ -2,8 +2,9 @@ import * as crypto from 'node:crypto';
 import * as path from 'node:path';
 import forge from 'node-forge';
 import type { Ca } from './ca';
-import { messageOf, PkiError } from './errors';
-import { ensureDir, inDataDir, PRIVATE_FILE_MODE, PUBLIC_FILE_MODE, readIfExists, replaceFile } from '../data-dir';
+import { messageOf } from './errors';
+import { readIfExists } from '../data-dir';
+import { replaceCertificateAndKey } from './pair-files';
 import { type SanEntry, sanEntriesFor, sanKey, sanKeysOf, toForgeAltName } from './hosts';
 import { generateRsaKeyPair, privateKeyMatches, privateKeyToPem } from './keys';
 
@@ -59,18 +60,7 @@ export async function loadOrCreateServerCert(
   }
 
   const fresh = await issueServerCert(ca, sans);
-  await inDataDir(
-    dir,
-    async () => {
-      await ensureDir(dir);
-      // Key first: a process reading between the two renames sees a mismatched pair, which it
-      // treats as a reason to reissue, rather than a new certificate with an old key.
-      await replaceFile(keyPath, fresh.keyPem, PRIVATE_FILE_MODE);
-      await replaceFile(certPath, fresh.certPem, PUBLIC_FILE_MODE);
-    },
-    "mdmsim's certificates",
-    (message, file) => new PkiError(message, file),
-  );
+  await replaceCertificateAndKey(dir, { certPath, keyPath }, fresh, "mdmsim's certificates");
   return { ...fresh, reused: false, reason: reusable };
 }
 

@@ -20,3 +20,10 @@ export function tempDirs(prefix: string): () => string {
 export function openssl(...args: string[]): string {
   return execFileSync('/usr/bin/openssl', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 }
+
+/** A new data dir holding a copy of the CA files from `caDir`, as `mdmsim serve` would have it. */
+export function dataDirWithCa(tempDir: () => string, caDir: string): string {
+  const dir = tempDir();
+  for (const file of ['ca.pem', 'ca-key.pem']) fs.copyFileSync(path.join(caDir, file), path.join(dir, file));
+  return dir;
+}

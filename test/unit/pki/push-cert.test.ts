@@ -2,7 +2,7 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { type Ca, loadOrCreateCa, loadOrCreatePushCert, PUSH_CERT_FILE, PUSH_KEY_FILE } from '../../../server/pki';
-import { openssl, tempDirs } from '../../helpers/pki';
+import { dataDirWithCa, openssl, tempDirs } from '../../helpers/pki';
 
 const tempDir = tempDirs('mdmsim-pki-push-');
 
@@ -13,11 +13,7 @@ beforeAll(async () => {
   ca = await loadOrCreateCa(caDir);
 });
 
-function dataDir(): string {
-  const dir = tempDir();
-  for (const file of ['ca.pem', 'ca-key.pem']) fs.copyFileSync(path.join(caDir, file), path.join(dir, file));
-  return dir;
-}
+const dataDir = (): string => dataDirWithCa(tempDir, caDir);
 
 const TOPIC = /^com\.apple\.mgmt\.External\.[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 

@@ -2,7 +2,7 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { type Ca, loadOrCreateCa, loadOrCreateServerCert } from '../../../server/pki';
-import { openssl, tempDirs } from '../../helpers/pki';
+import { dataDirWithCa, openssl, tempDirs } from '../../helpers/pki';
 
 const tempDir = tempDirs('mdmsim-pki-server-');
 
@@ -13,12 +13,7 @@ beforeAll(async () => {
   ca = await loadOrCreateCa(caDir);
 });
 
-/** A data dir holding the shared CA, as `mdmsim serve` would have it. */
-function dataDir(): string {
-  const dir = tempDir();
-  for (const file of ['ca.pem', 'ca-key.pem']) fs.copyFileSync(path.join(caDir, file), path.join(dir, file));
-  return dir;
-}
+const dataDir = (): string => dataDirWithCa(tempDir, caDir);
 
 function serverPem(dir: string): string {
   return path.join(dir, 'server.pem');
