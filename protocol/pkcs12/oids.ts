@@ -3,6 +3,8 @@
  * types beyond those in protocol/asn1/oids.ts, and names for the ones mdmsim refuses, so an
  * 'unsupported' error can say what it met.
  */
+import { OID } from '../asn1/oids';
+
 export const P12_OID = {
   // PKCS#12 PBE (RFC 7292 appendix C)
   pbeWithSHAAnd128BitRC4: '1.2.840.113549.1.12.1.1',
@@ -40,7 +42,7 @@ const NAMES: Record<string, string> = {
   [P12_OID.pbmac1]: 'PBMAC1',
   [P12_OID.rc2Cbc]: 'RC2-CBC',
   [P12_OID.envelopedData]: 'envelopedData',
-  '1.2.840.113549.1.7.2': 'signedData',
+  [OID.signedData]: 'signedData',
   '1.2.840.113549.1.5.3': 'pbeWithMD5AndDES-CBC',
   '1.2.840.113549.1.5.10': 'pbeWithSHA1AndDES-CBC',
   '1.3.14.3.2.7': 'DES-CBC',

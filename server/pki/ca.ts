@@ -270,7 +270,8 @@ function issueCertificate(
   caKeyIdentifier: string,
   options: IssueOptions,
 ): IssuedCertificate {
-  const spki = subjectPublicKeyInfo(options.publicKey);
+  // spkiDer refuses key types other than RSA and EC, naming the type.
+  const spki = spkiDer(options.publicKey);
   const cert = forge.pki.createCertificate();
   cert.serialNumber = randomSerialNumber();
   // forge's TBS builder serializes RSA keys only; any RSA key holds its place, and the real
@@ -311,11 +312,6 @@ let placeholder: forge.pki.rsa.PublicKey | undefined;
 function placeholderPublicKey(): forge.pki.rsa.PublicKey {
   placeholder ??= forge.pki.rsa.setPublicKey(new forge.jsbn.BigInteger('3'), new forge.jsbn.BigInteger('3'));
   return placeholder;
-}
-
-function subjectPublicKeyInfo(key: crypto.KeyObject): Buffer {
-  // spkiDer also refuses key types other than RSA and EC, with the type in the message.
-  return spkiDer(key);
 }
 
 /** RFC 5280 4.2.1.2 method 1: SHA-1 of the subjectPublicKey BIT STRING's value. */
