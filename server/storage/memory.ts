@@ -35,6 +35,7 @@ export class MemoryStorage implements Storage {
   private readonly enrollments = new Map<string, EnrollmentRecord>();
   /** Identity certificate SHA-256 → the enrollment it is bound to. */
   private readonly byCertificate = new Map<string, string>();
+  private readonly byToken = new Map<string, string>();
   private readonly queues = new Map<string, QueueItem[]>();
   private readonly commands = new Map<string, StoredCommand>();
   private readonly resultsById = new Map<string, ResultRecord[]>();
@@ -84,9 +85,13 @@ export class MemoryStorage implements Storage {
       lastSeenAt: at,
       bootstrapToken: undefined,
       identityCertSha256: facts.identityCertSha256,
+      pushTokenInvalidAt: undefined,
     };
+    const old = this.enrollments.get(facts.id);
+    // Authenticate forgets the push token: the next TokenUpdate brings the one to use.
+    if (old?.token !== undefined && this.byToken.get(old.token) === facts.id) this.byToken.delete(old.token);
     // The previous Authenticate's certificate no longer speaks for this enrollment.
-    const previous = this.enrollments.get(facts.id)?.identityCertSha256;
+    const previous = old?.identityCertSha256;
     if (previous !== undefined && this.byCertificate.get(previous) === facts.id) this.byCertificate.delete(previous);
     if (facts.identityCertSha256 !== undefined) this.byCertificate.set(facts.identityCertSha256, facts.id);
     this.enrollments.set(facts.id, record);
@@ -99,8 +104,12 @@ export class MemoryStorage implements Storage {
 
   storeTokenUpdate(id: string, push: PushInfo, at: number): number {
     const e = this.mustGet(id);
+    if (e.token !== undefined && e.token !== push.token && this.byToken.get(e.token) === id) this.byToken.delete(e.token);
+    this.byToken.set(push.token, id);
     e.topic = this.intern(push.topic)!;
     e.token = push.token;
+    // The device has just told us its token: whatever APNs said about the old one is past.
+    e.pushTokenInvalidAt = undefined;
     e.pushMagic = push.pushMagic;
     // A later TokenUpdate may omit the UnlockToken; keep the one we have.
     if (push.unlockToken && push.unlockToken.length > 0) e.unlockToken = push.unlockToken;
@@ -110,6 +119,17 @@ export class MemoryStorage implements Storage {
     e.enabled = true;
     e.lastSeenAt = at;
     return e.tokenUpdateTally;
+  }
+
+  enrollmentIdForToken(token: string): string | undefined {
+    return this.byToken.get(token);
+  }
+
+  markPushTokenInvalid(id: string, token: string, at: number): boolean {
+    const e = this.enrollments.get(id);
+    if (!e || e.token !== token) return false;
+    e.pushTokenInvalidAt = at;
+    return true;
   }
 
   disable(id: string, at: number): void {

@@ -46,6 +46,11 @@ export interface EnrollmentRecord extends DeviceFacts {
    * later message must be signed by it. Absent when the server runs without signatures.
    */
   identityCertSha256?: string;
+  /**
+   * When APNs answered 410 Unregistered for `token`: pushes to it are pointless until the
+   * device sends a TokenUpdate again (which clears this).
+   */
+  pushTokenInvalidAt?: number;
 }
 
 export interface AuthenticateFacts extends DeviceFacts {
@@ -154,6 +159,13 @@ export interface Storage {
   getEnrollment(id: string): Readonly<EnrollmentRecord> | undefined;
   /** The enrollment whose latest Authenticate bound this certificate (see identityCertSha256). */
   enrollmentIdForCertificate(sha256: string): string | undefined;
+  /** The enrollment whose latest TokenUpdate gave this push token (lower-case hex). */
+  enrollmentIdForToken(token: string): string | undefined;
+  /**
+   * APNs said `token` is no longer valid (410): marks the enrollment, if `token` is still its
+   * token (a TokenUpdate may have replaced it since the push left). Returns whether it did.
+   */
+  markPushTokenInvalid(id: string, token: string, at: number): boolean;
   listEnrollments(query?: EnrollmentQuery): Readonly<EnrollmentRecord>[];
   countEnrollments(query?: Pick<EnrollmentQuery, 'enabled'>): number;
 

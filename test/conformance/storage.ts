@@ -117,6 +117,48 @@ export function runStorageConformance(name: string, makeStore: () => Storage): v
         expect(store.enrollmentIdForCertificate(cert)).toBe('UDID-2');
       });
 
+      it('finds an enrollment by its push token, following TokenUpdate and Authenticate', () => {
+        const tokenA = 'aa'.repeat(32);
+        const tokenB = 'bb'.repeat(32);
+        store.storeAuthenticate(facts('UDID-1'), T0);
+        expect(store.enrollmentIdForToken(tokenA)).toBeUndefined();
+        store.storeTokenUpdate('UDID-1', { ...push(), token: tokenA }, T0 + 1);
+        expect(store.enrollmentIdForToken(tokenA)).toBe('UDID-1');
+        // A new token replaces the old one.
+        store.storeTokenUpdate('UDID-1', { ...push(), token: tokenB }, T0 + 2);
+        expect(store.enrollmentIdForToken(tokenB)).toBe('UDID-1');
+        expect(store.enrollmentIdForToken(tokenA)).toBeUndefined();
+        // A token that moved to another device (re-enrollment under a new UDID) is found there only.
+        store.storeAuthenticate(facts('UDID-2'), T0 + 3);
+        store.storeTokenUpdate('UDID-2', { ...push(), token: tokenB }, T0 + 4);
+        expect(store.enrollmentIdForToken(tokenB)).toBe('UDID-2');
+        // Re-authenticating UDID-1 must not release UDID-2's token.
+        store.storeAuthenticate(facts('UDID-1'), T0 + 5);
+        expect(store.enrollmentIdForToken(tokenB)).toBe('UDID-2');
+        // Authenticate forgets the token until the next TokenUpdate.
+        store.storeAuthenticate(facts('UDID-2'), T0 + 6);
+        expect(store.enrollmentIdForToken(tokenB)).toBeUndefined();
+      });
+
+      it('marks a push token invalid until the next TokenUpdate, and only if it is still the current token', () => {
+        const tokenA = 'aa'.repeat(32);
+        store.storeAuthenticate(facts('UDID-1'), T0);
+        store.storeTokenUpdate('UDID-1', { ...push(), token: tokenA }, T0 + 1);
+        expect(store.getEnrollment('UDID-1')!.pushTokenInvalidAt).toBeUndefined();
+        // A 410 for a token the device no longer uses changes nothing.
+        expect(store.markPushTokenInvalid('UDID-1', 'cc'.repeat(32), T0 + 2)).toBe(false);
+        expect(store.markPushTokenInvalid('NOPE', tokenA, T0 + 2)).toBe(false);
+        expect(store.getEnrollment('UDID-1')!.pushTokenInvalidAt).toBeUndefined();
+        expect(store.markPushTokenInvalid('UDID-1', tokenA, T0 + 3)).toBe(true);
+        expect(store.getEnrollment('UDID-1')!.pushTokenInvalidAt).toBe(T0 + 3);
+        // The device re-registers (even with the same token): valid again.
+        store.storeTokenUpdate('UDID-1', { ...push(), token: tokenA }, T0 + 4);
+        expect(store.getEnrollment('UDID-1')!.pushTokenInvalidAt).toBeUndefined();
+        store.markPushTokenInvalid('UDID-1', tokenA, T0 + 5);
+        store.storeAuthenticate(facts('UDID-1'), T0 + 6);
+        expect(store.getEnrollment('UDID-1')!.pushTokenInvalidAt).toBeUndefined();
+      });
+
       it('disable turns an enrollment off and keeps its facts', () => {
         enrolled(store, 'UDID-1');
         store.disable('UDID-1', T0 + 50);
