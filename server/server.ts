@@ -25,6 +25,7 @@ import { issueProfileSigner, loadOrCreateCa, loadOrCreatePushCert, loadOrCreateS
 import { MdmSignatureVerifier } from './auth/mdm-signature';
 import { EnrollmentService } from './enroll/enrollment-service';
 import { createEnrollHandler, ENROLL_PATH } from './http/enroll';
+import { DEFAULT_APNS_PORT, DEFAULT_COURIER_PORT, startApnsMock, type ApnsMock, type ProviderKeyInput } from './apns';
 
 export interface ServerOptions {
   /** Interface to listen on (default 127.0.0.1). */
@@ -55,6 +56,23 @@ export interface ServerOptions {
    * sign for each other. Default: a fresh key pair per profile.
    */
   identityKeyPool?: number;
+  /**
+   * APNs provider API port (HTTP/2). Default 2197, or 0 (a free port) when `port` is 0, so
+   * that test servers never collide.
+   */
+  apnsPort?: number;
+  /** Courier (device side of the APNs mock) port; default 5223, or 0 when `port` is 0. */
+  courierPort?: number;
+  /** Run the APNs mock (default true). Without it, pushes go to `apnsUrl` if one is given. */
+  apns?: boolean;
+  /** Serve the courier over TLS (wss://) instead of ws://. */
+  courierTls?: boolean;
+  /** Where the server sends its pushes (default: its own APNs mock). Any APNs-compatible endpoint. */
+  apnsUrl?: string;
+  /** Provider-token (ES256) keys the APNs mock trusts from the start. */
+  apnsKeys?: ProviderKeyInput[];
+  /** Push when a command is enqueued, unless the request says ?push=false (default true). */
+  pushOnEnqueue?: boolean;
   /** Receives unexpected errors (bugs); default writes them to stderr. */
   onError?: (error: unknown) => void;
 }
@@ -68,8 +86,9 @@ export interface ServerInfo {
   mdm: string;
   /** GET this for an enrollment profile. */
   enroll: string;
-  /** The APNs mock is not part of this build yet. */
+  /** The APNs mock's provider API (null when started with apns: false). */
   apns: string | null;
+  /** The APNs mock's courier, where devices subscribe their tokens. */
   courier: string | null;
   api: string;
   dashboard: string;
@@ -88,6 +107,7 @@ export class MdmsimServer {
   private httpServer?: Server;
   private enrollmentService?: EnrollmentService;
   private push?: PushCert;
+  private apnsMock?: ApnsMock;
   private closeStream?: () => void;
   private baseUrl = '';
 
@@ -128,6 +148,22 @@ export class MdmsimServer {
       identityKeyPool: options.identityKeyPool,
     });
     this.enrollmentService = enrollment;
+    if (options.apns !== false) {
+      const defaultPort = (options.port ?? 8443) === 0 ? 0 : undefined;
+      this.apnsMock = await startApnsMock({
+        host,
+        providerPort: options.apnsPort ?? defaultPort ?? DEFAULT_APNS_PORT,
+        courierPort: options.courierPort ?? defaultPort ?? DEFAULT_COURIER_PORT,
+        tls: { key: tls.keyPem, cert: tls.certPem },
+        caPem: ca.certPem,
+        courierTls: options.courierTls,
+        clock: this.clock,
+        events: this.events,
+        udidOf: (token) => this.store.enrollmentIdForToken(token),
+        keys: options.apnsKeys,
+        onError,
+      });
+    }
     const verifier = this.auth === 'signature' ? new MdmSignatureVerifier({ caCertDer: ca.certDer, clock: this.clock }) : undefined;
 
     const handleMdm = createMdmHandler({ service: this.service, verifier, events: this.events, maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES, onError });
@@ -135,7 +171,7 @@ export class MdmsimServer {
     app.disable('x-powered-by');
     app.set('etag', false);
     app.get(ENROLL_PATH, createEnrollHandler(enrollment, () => this.baseUrl));
-    app.use('/sim/v1', createControlApi({ apiToken: this.apiToken, clock: this.clock, store: this.store, service: this.service, events: this.events }));
+    app.use('/sim/v1', createControlApi({ apiToken: this.apiToken, clock: this.clock, store: this.store, service: this.service, events: this.events, apns: this.apnsMock }));
     app.get('/', (_req, res) => {
       res.type('text/plain').send(`mdmsim server\nMDM: ${this.baseUrl}/mdm\ncontrol API: ${this.baseUrl}/sim/v1 (bearer token)\n`);
     });
@@ -167,13 +203,20 @@ export class MdmsimServer {
     httpServer.requestTimeout = 60_000;
     httpServer.keepAliveTimeout = 65_000;
 
-    await new Promise<void>((resolveListen, rejectListen) => {
-      httpServer.once('error', rejectListen);
-      httpServer.listen(options.port ?? 8443, host, () => {
-        httpServer.off('error', rejectListen);
-        resolveListen();
+    try {
+      await new Promise<void>((resolveListen, rejectListen) => {
+        httpServer.once('error', rejectListen);
+        httpServer.listen(options.port ?? 8443, host, () => {
+          httpServer.off('error', rejectListen);
+          resolveListen();
+        });
       });
-    });
+    } catch (error) {
+      // The MDM port is taken: the APNs mock already listening must not outlive the failure.
+      await this.apnsMock?.stop();
+      this.apnsMock = undefined;
+      throw error;
+    }
     this.httpServer = httpServer;
     const port = (httpServer.address() as AddressInfo).port;
     this.baseUrl = `https://${urlHost(host)}:${port}`;
@@ -191,6 +234,11 @@ export class MdmsimServer {
     return this.push;
   }
 
+  /** The APNs mock (provider API, courier, keys, faults), unless started with apns: false. */
+  get apns(): ApnsMock | undefined {
+    return this.apnsMock;
+  }
+
   /** https://host:port of the MDM host. */
   get url(): string {
     return this.baseUrl;
@@ -201,8 +249,8 @@ export class MdmsimServer {
       ready: true,
       mdm: `${this.baseUrl}/mdm`,
       enroll: `${this.baseUrl}${ENROLL_PATH}`,
-      apns: null,
-      courier: null,
+      apns: this.apnsMock?.providerUrl ?? null,
+      courier: this.apnsMock?.courierUrl ?? null,
       api: `${this.baseUrl}/sim/v1`,
       dashboard: `${this.baseUrl}/`,
       caCert: join(this.dataDir, 'ca.pem'),
@@ -212,6 +260,9 @@ export class MdmsimServer {
 
   async stop(): Promise<void> {
     this.closeStream?.();
+    const apns = this.apnsMock;
+    this.apnsMock = undefined;
+    await apns?.stop();
     const server = this.httpServer;
     this.httpServer = undefined;
     if (server) {

@@ -15,6 +15,8 @@ import { eventToJson, type EventLog } from '../service/event-log';
 import type { MdmService } from '../service/mdm-service';
 import type { EnrollmentRecord, EventQuery, Storage } from '../storage/types';
 import { sendProblem } from './respond';
+import { createApnsApi } from './apns-api';
+import type { ApnsMock } from '../apns';
 
 export interface ControlApiOptions {
   apiToken: string;
@@ -22,6 +24,7 @@ export interface ControlApiOptions {
   store: Storage;
   service: MdmService;
   events: EventLog;
+  apns?: ApnsMock;
 }
 
 const PLIST_TYPES = ['application/x-apple-plist', 'application/x-plist', 'application/xml', 'text/xml', 'application/octet-stream'];
@@ -50,7 +53,7 @@ function send(res: Response, p: Problem): void {
 type Handler = (req: Request, res: Response) => unknown;
 
 export function createControlApi(options: ControlApiOptions): express.Router {
-  const { apiToken, clock, store, service, events } = options;
+  const { apiToken, clock, store, service, events, apns } = options;
   const router = express.Router();
 
   router.use((req, _res, next) => {
@@ -202,6 +205,8 @@ export function createControlApi(options: ControlApiOptions): express.Router {
     const list = events.query(query);
     res.json({ events: list.map(eventToJson), next: list.length > 0 ? list[list.length - 1]!.id : (query.afterId ?? null) });
   });
+
+  router.use('/apns', createApnsApi(apns, events, json));
 
   router.use((_req: Request, _res: Response, next: NextFunction) => next(problem(404, 'not-found', 'no such control API route', { hint: 'see the README for /sim/v1 routes' })));
 
