@@ -5,7 +5,9 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import pino from 'pino';
 import { IDENTITY_KEY_TYPES, type IdentityKeyType } from '../server/pki';
+import { readFileSync } from 'node:fs';
 import { AUTH_MODES, startServer, type AuthMode } from '../server/server';
+import type { ProviderKeyInput } from '../server/apns';
 
 function port(value: string): number {
   const n = Number(value);
@@ -19,6 +21,49 @@ function positiveInteger(value: string): number {
   return n;
 }
 
+function httpsUrl(value: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new InvalidArgumentError('expected a URL such as https://api.push.apple.com or https://127.0.0.1:2197');
+  }
+  if (url.protocol !== 'https:') throw new InvalidArgumentError('the APNs provider API is HTTPS (HTTP/2 over TLS): use an https:// URL');
+  return url.origin;
+}
+
+/** `TEAMID:KEYID:FILE` → a provider-token key the APNs mock trusts. */
+function collectKey(value: string, previous: ProviderKeyInput[]): ProviderKeyInput[] {
+  const m = /^([A-Za-z0-9]+):([A-Za-z0-9]+):(.+)$/.exec(value);
+  if (!m) throw new InvalidArgumentError('expected TEAMID:KEYID:FILE, e.g. ABCDE12345:KEY1234567:./AuthKey_KEY1234567.p8');
+  let key: string;
+  try {
+    key = readFileSync(m[3]!, 'utf8');
+  } catch (error) {
+    throw new InvalidArgumentError(`cannot read ${m[3]}: ${(error as Error).message}`);
+  }
+  return [...previous, { teamId: m[1]!, keyId: m[2]!, key }];
+}
+
+interface ServeOptions {
+  host: string;
+  port: number;
+  apnsPort?: number;
+  courierPort?: number;
+  apns: boolean;
+  apnsUrl?: string;
+  courierTls?: boolean;
+  apnsKey: ProviderKeyInput[];
+  pushOnEnqueue: boolean;
+  dataDir: string;
+  clock: 'real' | 'virtual';
+  auth: AuthMode;
+  identityKey: IdentityKeyType;
+  identityKeyPool?: number;
+  apiToken?: string;
+  logLevel: string;
+}
+
 export function buildProgram(): Command {
   const program = new Command('mdmsim')
     .description('Simulated Apple MDM + vendor-agent check-in lab')
@@ -30,8 +75,13 @@ export function buildProgram(): Command {
     .description('run the MDM server, its control API and event stream (HTTPS)')
     .option('--host <host>', 'interface to listen on', '127.0.0.1')
     .option('--port <port>', 'HTTPS port: MDM, agent, APIs, dashboard (0 = any free port)', port, 8443)
-    .option('--apns-port <port>', 'APNs provider API port (HTTP/2; reserved: the APNs mock is not in this build yet)', port, 2197)
-    .option('--courier-port <port>', 'device-side courier port (reserved: the APNs mock is not in this build yet)', port, 5223)
+    .option('--apns-port <port>', 'APNs mock provider API port, HTTP/2 over TLS (default 2197; a free port when --port is 0)', port)
+    .option('--courier-port <port>', 'APNs mock courier port, WebSocket, where devices subscribe (default 5223; a free port when --port is 0)', port)
+    .option('--no-apns', 'run no APNs mock (pushes go to --apns-url, if given)')
+    .option('--apns-url <url>', 'where the server sends its pushes (default: its own APNs mock), e.g. https://api.push.apple.com', httpsUrl)
+    .option('--courier-tls', 'serve the courier as wss:// instead of ws://')
+    .option('--apns-key <team:key:file>', 'trust this ES256 provider-token key (PEM .p8 or public key); repeatable', collectKey, [])
+    .option('--no-push-on-enqueue', 'do not push when a command is queued (a request can still ask with ?push=true)')
     .option('--data-dir <dir>', 'where the CA, certificates and API token are kept', './.mdmsim')
     .addOption(new Option('--clock <mode>', 'real time, or a virtual clock moved by POST /sim/v1/clock/advance').choices(['real', 'virtual']).default('real'))
     .addOption(new Option('--auth <mode>', 'Mdm-Signature checks: signature (every request signed by the identity bound at Authenticate) or none (for curl)').choices([...AUTH_MODES]).default('signature'))
@@ -39,7 +89,7 @@ export function buildProgram(): Command {
     .option('--identity-key-pool <n>', 'reuse n key pairs across identities (fast RSA fleets; devices sharing a key could sign for each other)', positiveInteger)
     .option('--api-token <token>', 'bearer token for /sim/v1 (default: $MDMSIM_API_TOKEN or one kept in the data dir)')
     .addOption(new Option('--log-level <level>', 'stderr log level').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'))
-    .action(async (opts: { host: string; port: number; dataDir: string; clock: 'real' | 'virtual'; auth: AuthMode; identityKey: IdentityKeyType; identityKeyPool?: number; apiToken?: string; logLevel: string }) => {
+    .action(async (opts: ServeOptions) => {
       const log = pino({ level: opts.logLevel, base: undefined }, pino.destination(2));
       const server = await startServer({
         host: opts.host,
@@ -50,6 +100,13 @@ export function buildProgram(): Command {
         auth: opts.auth,
         identityKeyType: opts.identityKey,
         identityKeyPool: opts.identityKeyPool,
+        apnsPort: opts.apnsPort,
+        courierPort: opts.courierPort,
+        apns: opts.apns,
+        apnsUrl: opts.apnsUrl,
+        courierTls: opts.courierTls,
+        apnsKeys: opts.apnsKey,
+        pushOnEnqueue: opts.pushOnEnqueue,
         onError: (error) => log.error({ err: error }, 'unexpected error'),
       });
       if (log.isLevelEnabled('debug')) {

@@ -43,7 +43,7 @@ function mdmNote(pushMagic: string): apn.Notification {
 describe('@parse/node-apn', () => {
   it('pushes {"mdm": PushMagic} with the push certificate, no topic given (as MDM servers do)', async () => {
     const creds = pushCredentials(t.server);
-    const provider = new apn.Provider({ cert: creds.cert, key: creds.key, ca: creds.ca, address: '127.0.0.1', port, production: true });
+    const provider = new apn.Provider({ cert: creds.cert, key: creds.key, ca: [creds.ca], address: '127.0.0.1', port, production: true });
     try {
       const result = await provider.send(mdmNote('PUSH-MAGIC-CERT'), device.token);
       expect(result.failed).toEqual([]);
@@ -58,7 +58,7 @@ describe('@parse/node-apn', () => {
 
   it('pushes with a provider token (a key registered through the control API)', async () => {
     const key = (await t.http.api('POST', '/sim/v1/apns/keys', t.token, { teamId: 'ABCDE12345' })).json;
-    const provider = new apn.Provider({ token: { key: key.privateKey, keyId: key.keyId, teamId: key.teamId }, ca: pushCredentials(t.server).ca, address: '127.0.0.1', port, production: true });
+    const provider = new apn.Provider({ token: { key: key.privateKey, keyId: key.keyId, teamId: key.teamId }, ca: [pushCredentials(t.server).ca], address: '127.0.0.1', port, production: true });
     try {
       const note = mdmNote('PUSH-MAGIC-TOKEN');
       note.topic = topic;
@@ -86,7 +86,7 @@ describe('@parse/node-apn', () => {
     await c.next('unregistered');
     await c.close();
     const creds = pushCredentials(t.server);
-    const provider = new apn.Provider({ cert: creds.cert, key: creds.key, ca: creds.ca, address: '127.0.0.1', port, production: true });
+    const provider = new apn.Provider({ cert: creds.cert, key: creds.key, ca: [creds.ca], address: '127.0.0.1', port, production: true });
     try {
       const result = await provider.send(mdmNote('x'), gone.token);
       expect(result.failed).toMatchObject([{ device: gone.token, status: 410, response: { reason: 'Unregistered', timestamp: t.server.clock.now() } }]);
@@ -99,7 +99,7 @@ describe('@parse/node-apn', () => {
   it('gets InvalidProviderToken for a key the mock does not know', async () => {
     const { generateKeyPairSync } = await import('node:crypto');
     const p8 = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
-    const provider = new apn.Provider({ token: { key: p8, keyId: 'UNKNOWN123', teamId: 'ABCDE12345' }, ca: pushCredentials(t.server).ca, address: '127.0.0.1', port, production: true });
+    const provider = new apn.Provider({ token: { key: p8, keyId: 'UNKNOWN123', teamId: 'ABCDE12345' }, ca: [pushCredentials(t.server).ca], address: '127.0.0.1', port, production: true });
     try {
       const note = mdmNote('x');
       note.topic = topic;
