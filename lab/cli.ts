@@ -112,9 +112,10 @@ export function buildProgram(): Command {
       if (log.isLevelEnabled('debug')) {
         server.events.subscribe((e) => log.debug({ event: e.type, udid: e.udid, at: new Date(e.at).toISOString() }, e.summary));
       }
-      process.stdout.write(`${JSON.stringify(server.info)}\n`);
-      log.info({ url: server.url, clock: opts.clock, auth: opts.auth, topic: server.pushCert.topic, dataDir: server.dataDir }, 'mdmsim serving');
+      // Logs first: whoever waits for the ready line finds them already written.
+      log.info({ url: server.url, apns: server.info.apns, courier: server.info.courier, clock: opts.clock, auth: opts.auth, topic: server.pushCert.topic, dataDir: server.dataDir }, 'mdmsim serving');
       if (opts.auth === 'none') log.warn('--auth none: MDM requests are not checked for Mdm-Signature');
+      process.stdout.write(`${JSON.stringify(server.info)}\n`);
       let stopping = false;
       const stop = (signal: string) => {
         // A second Ctrl-C means now, whatever the first one is still waiting for.

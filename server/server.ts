@@ -25,6 +25,8 @@ import { issueProfileSigner, loadOrCreateCa, loadOrCreatePushCert, loadOrCreateS
 import { MdmSignatureVerifier } from './auth/mdm-signature';
 import { EnrollmentService } from './enroll/enrollment-service';
 import { createEnrollHandler, ENROLL_PATH } from './http/enroll';
+import { rootCertificates } from 'node:tls';
+import { ApnsClient, PushService } from './push';
 import { DEFAULT_APNS_PORT, DEFAULT_COURIER_PORT, startApnsMock, type ApnsMock, type ProviderKeyInput } from './apns';
 
 export interface ServerOptions {
@@ -108,6 +110,8 @@ export class MdmsimServer {
   private enrollmentService?: EnrollmentService;
   private push?: PushCert;
   private apnsMock?: ApnsMock;
+  private pushService?: PushService;
+  private apnsSender?: ApnsClient;
   private closeStream?: () => void;
   private baseUrl = '';
 
@@ -164,6 +168,17 @@ export class MdmsimServer {
         onError,
       });
     }
+    const apnsUrl = options.apnsUrl ?? this.apnsMock?.providerUrl;
+    if (apnsUrl !== undefined) {
+      this.apnsSender = new ApnsClient({
+        url: apnsUrl,
+        certPem: this.push.certPem,
+        keyPem: this.push.keyPem,
+        // Another endpoint may be Apple's (public roots) or a mock of the user's (maybe our CA).
+        ca: options.apnsUrl === undefined ? ca.certPem : [...rootCertificates, ca.certPem],
+      });
+      this.pushService = new PushService({ store: this.store, clock: this.clock, events: this.events, sender: this.apnsSender });
+    }
     const verifier = this.auth === 'signature' ? new MdmSignatureVerifier({ caCertDer: ca.certDer, clock: this.clock }) : undefined;
 
     const handleMdm = createMdmHandler({ service: this.service, verifier, events: this.events, maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES, onError });
@@ -171,7 +186,16 @@ export class MdmsimServer {
     app.disable('x-powered-by');
     app.set('etag', false);
     app.get(ENROLL_PATH, createEnrollHandler(enrollment, () => this.baseUrl));
-    app.use('/sim/v1', createControlApi({ apiToken: this.apiToken, clock: this.clock, store: this.store, service: this.service, events: this.events, apns: this.apnsMock }));
+    app.use('/sim/v1', createControlApi({
+        apiToken: this.apiToken,
+        clock: this.clock,
+        store: this.store,
+        service: this.service,
+        events: this.events,
+        apns: this.apnsMock,
+        push: this.pushService,
+        pushOnEnqueue: options.pushOnEnqueue ?? true,
+      }),);
     app.get('/', (_req, res) => {
       res.type('text/plain').send(`mdmsim server\nMDM: ${this.baseUrl}/mdm\ncontrol API: ${this.baseUrl}/sim/v1 (bearer token)\n`);
     });
@@ -239,6 +263,11 @@ export class MdmsimServer {
     return this.apnsMock;
   }
 
+  /** The server's push path (undefined when there is no APNs to push to). */
+  get pushes(): PushService | undefined {
+    return this.pushService;
+  }
+
   /** https://host:port of the MDM host. */
   get url(): string {
     return this.baseUrl;
@@ -260,6 +289,8 @@ export class MdmsimServer {
 
   async stop(): Promise<void> {
     this.closeStream?.();
+    this.pushService?.close();
+    await this.apnsSender?.close();
     const apns = this.apnsMock;
     this.apnsMock = undefined;
     await apns?.stop();

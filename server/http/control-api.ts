@@ -17,6 +17,7 @@ import type { EnrollmentRecord, EventQuery, Storage } from '../storage/types';
 import { sendProblem } from './respond';
 import { createApnsApi } from './apns-api';
 import type { ApnsMock } from '../apns';
+import type { PushService, PushWhy } from '../push';
 
 export interface ControlApiOptions {
   apiToken: string;
@@ -25,6 +26,10 @@ export interface ControlApiOptions {
   service: MdmService;
   events: EventLog;
   apns?: ApnsMock;
+  /** The server's push path; without it nothing is pushed and answers say so. */
+  push?: PushService;
+  /** Push when a command is queued unless the request says ?push=false (default true). */
+  pushOnEnqueue?: boolean;
 }
 
 const PLIST_TYPES = ['application/x-apple-plist', 'application/x-plist', 'application/xml', 'text/xml', 'application/octet-stream'];
@@ -53,7 +58,8 @@ function send(res: Response, p: Problem): void {
 type Handler = (req: Request, res: Response) => unknown;
 
 export function createControlApi(options: ControlApiOptions): express.Router {
-  const { apiToken, clock, store, service, events, apns } = options;
+  const { apiToken, clock, store, service, events, apns, push: pusher } = options;
+  const pushOnEnqueue = options.pushOnEnqueue ?? true;
   const router = express.Router();
 
   router.use((req, _res, next) => {
@@ -118,6 +124,8 @@ export function createControlApi(options: ControlApiOptions): express.Router {
     hasBootstrapToken: e.bootstrapToken !== undefined,
     // The identity certificate its Authenticate bound (absent under --auth none).
     identityCertSha256: e.identityCertSha256,
+    // Set when APNs answered 410 for its token: no pushes until its next TokenUpdate.
+    pushTokenInvalidAt: e.pushTokenInvalidAt !== undefined ? new Date(e.pushTokenInvalidAt).toISOString() : undefined,
     queued: store.queueLength(e.id),
   });
 
@@ -153,29 +161,26 @@ export function createControlApi(options: ControlApiOptions): express.Router {
     res.json({ queue: queueJson(id), results: store.listResults({ id }).map(resultJson) });
   });
 
-  const enqueueHandler: Handler = (req, res) => {
-    const ids = String(req.params.udids)
-      .split(',')
-      .map((s) => s.trim())
-      .filter(Boolean);
-    respondEnqueue(res, ids, readCommandBody(req), req.query.push);
-  };
+  const enqueueHandler: Handler = (req, res) => respondEnqueue(res, idList(req.params.udids), readCommandBody(req), req.query.push);
   router.put('/devices/:udids/commands', raw, json, enqueueHandler);
   router.post('/devices/:udids/commands', raw, json, enqueueHandler);
 
-  router.post('/commands', json, (req, res) => {
+  router.post('/commands', json, async (req, res) => {
     const body = req.body as { udids?: unknown; command?: unknown } | undefined;
     if (!body || !Array.isArray(body.udids) || body.udids.some((u) => typeof u !== 'string')) {
       throw problem(400, 'missing-udids', 'name the devices to queue the command for', { field: 'udids', expected: '{"udids": ["<udid>", ...], "command": {...}}' });
     }
-    respondEnqueue(res, body.udids as string[], decodeCommand(jsonToPlist(body.command, 'command')), req.query.push);
+    await respondEnqueue(res, body.udids as string[], decodeCommand(jsonToPlist(body.command, 'command')), req.query.push);
   });
 
-  function respondEnqueue(res: Response, ids: string[], command: ReturnType<typeof decodeCommand>, pushParam: unknown): void {
+  async function respondEnqueue(res: Response, ids: string[], command: ReturnType<typeof decodeCommand>, pushParam: unknown): Promise<void> {
     if (ids.length === 0) throw problem(400, 'missing-udids', 'no device named', { field: 'udids' });
+    if (pushParam !== undefined && pushParam !== 'true' && pushParam !== 'false') {
+      throw problem(400, 'bad-parameter', `push is true or false; got ${JSON.stringify(pushParam)}`, { field: 'push' });
+    }
     const result = service.enqueue(ids, command);
-    // The APNs mock lands with its own issue; until then nothing is pushed and we say so.
-    const push = pushParam === 'false' ? { requested: false } : { requested: true, sent: false, reason: 'no APNs configured in this server' };
+    const wanted = pushParam === 'true' || (pushParam !== 'false' && pushOnEnqueue);
+    const push = wanted && result.queued.length > 0 ? await pushTo(result.queued, 'enqueue') : { requested: false };
     const status = result.queued.length > 0 ? 201 : Object.values(result.rejected).every((p) => p.status === 404) ? 404 : 409;
     res.status(status).json({
       CommandUUID: result.commandUUID,
@@ -186,6 +191,22 @@ export function createControlApi(options: ControlApiOptions): express.Router {
       push,
     });
   }
+
+  /** First answers of APNs for each device; retries go on in the background. */
+  async function pushTo(ids: string[], why: PushWhy) {
+    if (!pusher) return { requested: true, sent: 0, reason: 'no APNs: this server runs without the APNs mock and without an APNs URL' };
+    const results = await pusher.push(ids, why);
+    return { requested: true, sent: Object.values(results).filter((r) => r.status === 'sent').length, results };
+  }
+
+  router.post('/devices/:udids/push', async (req, res) => {
+    const ids = idList(req.params.udids);
+    const unknown = ids.filter((id) => !store.getEnrollment(id));
+    if (ids.length === 0 || unknown.length === ids.length) {
+      throw problem(404, 'unknown-enrollment', `no enrollment ${unknown[0] ?? ''}`, { hint: 'GET /sim/v1/devices lists them' });
+    }
+    res.json(await pushTo(ids, 'operator'));
+  });
 
   router.get('/commands/:uuid', (req, res) => {
     const cmd = store.getCommand(req.params.uuid as string);
@@ -220,6 +241,13 @@ export function createControlApi(options: ControlApiOptions): express.Router {
   });
 
   return router;
+}
+
+function idList(param: unknown): string[] {
+  return String(param)
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
 }
 
 function readCommandBody(req: Request): ReturnType<typeof decodeCommand> {

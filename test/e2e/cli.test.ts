@@ -1,3 +1,4 @@
+import { createServer, type AddressInfo } from 'node:net';
 /**
  * `mdmsim serve` as a user runs it: a child process, the one-line ready JSON on stdout,
  * logs on stderr, HTTPS with the CA it wrote, and a clean stop on SIGTERM.
@@ -46,7 +47,11 @@ describe('mdmsim serve', () => {
     const { child, ready, stderr } = await serve(['--port', '0', '--data-dir', dataDir, '--clock', 'virtual', '--api-token', 'cli-token']);
     try {
       expect(Object.keys(ready)).toEqual(['ready', 'mdm', 'enroll', 'apns', 'courier', 'api', 'dashboard', 'caCert', 'apiToken']);
-      expect(ready).toMatchObject({ ready: true, apiToken: 'cli-token', caCert: join(dataDir, 'ca.pem'), apns: null, courier: null });
+      expect(ready).toMatchObject({ ready: true, apiToken: 'cli-token', caCert: join(dataDir, 'ca.pem') });
+      // --port 0 puts the APNs mock on free ports too, so parallel servers never collide.
+      expect(ready.apns).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
+      expect(ready.courier).toMatch(/^ws:\/\/127\.0\.0\.1:\d+$/);
+      expect(ready.apns).not.toMatch(/:2197$/);
       const base = ready.mdm.replace(/\/mdm$/, '');
       expect(ready.mdm).toMatch(/^https:\/\/127\.0\.0\.1:\d+\/mdm$/);
       expect(ready.api).toBe(`${base}/sim/v1`);
@@ -115,6 +120,8 @@ describe('mdmsim serve', () => {
     const open = await serve(['--port', '0', '--data-dir', dataDir, '--auth', 'none', '--identity-key', 'ec']);
     try {
       expect(await unsignedAuthenticate(open.ready)).toBe(200);
+      // stderr and stdout are separate pipes: the warning may arrive after the ready line.
+      for (let i = 0; i < 100 && !open.stderr().includes('--auth none'); i++) await new Promise((r) => setTimeout(r, 20));
       expect(open.stderr()).toContain('--auth none');
       const http = new HttpsClient(open.ready.mdm.replace(/\/mdm$/, ''), open.ready.caCert);
       expect((await downloadProfile(http)).profile.identity.privateKey.asymmetricKeyType).toBe('ec');
@@ -122,6 +129,39 @@ describe('mdmsim serve', () => {
     } finally {
       open.child.kill('SIGTERM');
       await exited(open.child);
+    }
+  });
+
+  it('runs the APNs mock on the ports asked for, or not at all with --no-apns', async () => {
+    const free = await freePorts(2);
+    const withApns = await serve(['--port', '0', '--data-dir', dataDir, '--apns-port', String(free[0]), '--courier-port', String(free[1])]);
+    try {
+      expect(withApns.ready.apns).toBe(`https://127.0.0.1:${free[0]}`);
+      expect(withApns.ready.courier).toBe(`ws://127.0.0.1:${free[1]}`);
+    } finally {
+      withApns.child.kill('SIGTERM');
+      await exited(withApns.child);
+    }
+    const without = await serve(['--port', '0', '--data-dir', dataDir, '--no-apns']);
+    try {
+      expect(without.ready).toMatchObject({ apns: null, courier: null });
+    } finally {
+      without.child.kill('SIGTERM');
+      await exited(without.child);
+    }
+  });
+
+  it('refuses bad APNs flags with a clear message', async () => {
+    for (const [args, message] of [
+      [['--apns-url', 'http://example.com'], /https:\/\/ URL/],
+      [['--apns-key', 'nonsense'], /TEAMID:KEYID:FILE/],
+      [['--apns-key', 'T:K:/nonexistent.p8'], /cannot read/],
+    ] as const) {
+      const child = spawn(process.execPath, [bin, 'serve', '--port', '0', ...args, '--data-dir', dataDir], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let err = '';
+      child.stderr!.on('data', (d) => (err += d));
+      expect(await exited(child)).not.toBe(0);
+      expect(err).toMatch(message);
     }
   });
 
@@ -135,3 +175,15 @@ describe('mdmsim serve', () => {
     }
   });
 });
+
+function freePorts(n: number): Promise<number[]> {
+  return Promise.all(
+    Array.from({ length: n }, () => new Promise<number>((resolve) => {
+      const srv = createServer();
+      srv.listen(0, '127.0.0.1', () => {
+        const port = (srv.address() as AddressInfo).port;
+        srv.close(() => resolve(port));
+      });
+    })),
+  );
+}

@@ -122,7 +122,8 @@ export interface TestMacOptions {
 
 /** A macOS device channel, as a real Mac would talk. */
 export class TestMac {
-  readonly token = randomBytes(32);
+  /** The push token its TokenUpdate sends (a courier-derived one when it subscribes for pushes). */
+  token: Buffer = randomBytes(32);
   pushMagic = randomUUID().toUpperCase();
   readonly sent: PlistDict[] = [];
   /** Set once the Mac has installed an enrollment profile. */
