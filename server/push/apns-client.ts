@@ -69,6 +69,8 @@ interface Job {
 
 /** What a session learned about its own end, so that a stream failing with it can say why. */
 interface SessionState {
+  /** The TLS handshake completed (from our side). */
+  connected: boolean;
   /** SETTINGS arrived: its stream limit is known and requests may go. */
   ready: boolean;
   /** After a GOAWAY no new stream may start on it. */
@@ -136,10 +138,8 @@ export class ApnsClient implements ApnsSender {
   close(): Promise<void> {
     if (this.closing) return this.closing;
     this.closed = true;
-    for (let i = this.head; i < this.queue.length; i++) this.finish(this.queue[i]!, closedResult());
-    this.queue = [];
-    this.head = 0;
-    for (const job of [...this.active]) this.finish(job, closedResult());
+    this.failQueued(closedResult());
+    for (const job of [...this.active]) this.finish(job, closedResult(), true);
     const sessions = [...this.sessions.keys()];
     this.session = undefined;
     this.closing = Promise.all(sessions.map((s) => destroyed(s))).then(() => undefined);
@@ -194,7 +194,7 @@ export class ApnsClient implements ApnsSender {
     job.on = state;
     state.streams++;
     this.active.add(job);
-    job.timer = setTimeout(() => this.finish(job, noAnswer(`no answer from ${this.url.host} within ${this.timeoutMs} ms`)), this.timeoutMs);
+    job.timer = setTimeout(() => this.finish(job, noAnswer(`no answer from ${this.url.host} within ${this.timeoutMs} ms`), true), this.timeoutMs);
 
     let status: number | undefined;
     let apnsId: string | undefined;
@@ -227,17 +227,24 @@ export class ApnsClient implements ApnsSender {
         this.requeue(job);
         return;
       }
-      const why = state.error ?? state.goaway ?? streamError ?? `stream closed by ${this.url.host} without an answer (RST_STREAM code ${stream.rstCode})`;
+      const reset = stream.rstCode ? `${this.url.host} reset the stream without an answer (${errorCodeName(stream.rstCode)})` : undefined;
+      const why = state.goaway ?? state.error ?? reset ?? streamError ?? `the stream closed without an answer from ${this.url.host}`;
       this.finish(job, noAnswer(why));
     });
     stream.end(job.payload);
   }
 
-  private finish(job: Job, result: ApnsSendResult): void {
+  /**
+   * `cancel`: the stream is given up on (timeout, close()) and is reset. A stream that was
+   * answered is never reset: it closes by itself, and a server counts resets against a client
+   * (rapid-reset protection ends the connection with a GOAWAY).
+   */
+  private finish(job: Job, result: ApnsSendResult, cancel = false): void {
     if (job.settled) return;
     job.settled = true;
+    const stream = job.stream;
     this.unstart(job);
-    if (job.stream && !job.stream.closed && !job.stream.destroyed) job.stream.close(NGHTTP2_CANCEL);
+    if (cancel && stream && !stream.closed && !stream.destroyed) stream.close(NGHTTP2_CANCEL);
     job.resolve(result);
     this.pump();
   }
@@ -248,6 +255,15 @@ export class ApnsClient implements ApnsSender {
     if (job.on) job.on.streams--;
     job.on = undefined;
     this.active.delete(job);
+  }
+
+  /** Answers every send still waiting for a stream; none of them reached the server. */
+  private failQueued(result: ApnsSendResult): void {
+    // Taken out first: finishing one pumps, and must not find the others and connect for them.
+    const waiting = this.queue.slice(this.head);
+    this.queue = [];
+    this.head = 0;
+    for (const job of waiting) this.finish(job, result);
   }
 
   /** Back to the front of the queue: it never reached the server, and it was first in line. */
@@ -268,7 +284,7 @@ export class ApnsClient implements ApnsSender {
 
   private connect(): http2.ClientHttp2Session {
     const session = http2.connect(this.url.origin, { cert: this.certPem, key: this.keyPem, ca: this.ca });
-    const state: SessionState = { ready: false, streams: 0 };
+    const state: SessionState = { connected: false, ready: false, streams: 0 };
     this.sessions.set(session, state);
     this.session = session;
 
@@ -277,6 +293,9 @@ export class ApnsClient implements ApnsSender {
       session.destroy(new Error(`no HTTP/2 connection to ${this.url.host} within ${this.timeoutMs} ms`));
     }, this.timeoutMs);
 
+    session.on('connect', () => {
+      state.connected = true;
+    });
     session.on('remoteSettings', () => {
       if (!state.ready) {
         state.ready = true;
@@ -288,7 +307,13 @@ export class ApnsClient implements ApnsSender {
     session.on('goaway', (code: number, _lastStreamId: number, opaque?: Buffer) => {
       // APNs explains a GOAWAY in JSON ({"reason":"Shutdown"}); show it when there is one.
       const reason = reasonIn(opaque);
-      state.goaway = `${this.url.host} sent GOAWAY (code ${code}${reason ? `, ${reason}` : ''})`;
+      state.goaway = `${this.url.host} sent GOAWAY (${errorCodeName(code)}${reason ? `, ${reason}` : ''})`;
+      // Turned away before any request: connecting again at once would loop; the waiting
+      // sends get the reason instead, and the caller's retry policy decides.
+      if (!state.ready && this.session === session) {
+        this.session = undefined;
+        this.failQueued(noAnswer(state.goaway));
+      }
       this.retire(session);
     });
     // Without a listener a session error would be an uncaught exception: record it, and let
@@ -303,14 +328,19 @@ export class ApnsClient implements ApnsSender {
       // Requests that waited for this connection get its error: another connection attempt
       // right away would most likely fail the same way, and the caller owns retries.
       if (!state.ready && !this.closed && this.session === undefined) {
-        const why = state.error ?? state.goaway ?? `connection to ${this.url.host} closed before it was ready`;
-        for (let i = this.head; i < this.queue.length; i++) this.finish(this.queue[i]!, noAnswer(why));
-        this.queue = [];
-        this.head = 0;
+        this.failQueued(noAnswer(state.goaway ?? state.error ?? this.earlyCloseReason(state)));
       }
       this.pump();
     });
     return session;
+  }
+
+  private earlyCloseReason(state: SessionState): string {
+    // A server that rejects the client certificate under TLS 1.3 does so after the client's
+    // side of the handshake is done, often without an alert the client gets to see.
+    return state.connected
+      ? `${this.url.host} closed the connection right after the TLS handshake: does it trust the push certificate (and is it an HTTP/2 server)?`
+      : `${this.url.host} closed the connection during the TLS handshake`;
   }
 
   /** No new streams on this session; the next send connects anew. */
@@ -375,14 +405,41 @@ function connectionError(host: string, error: unknown): string {
   const code = (error as { code?: unknown })?.code;
   const message = messageOf(error);
   if (code === 'ECONNREFUSED') return `connection to ${host} refused (${message}): is the APNs server running?`;
-  if (typeof code === 'string' && /CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|ALTNAME/.test(code)) {
-    return `TLS: ${host}'s certificate is not trusted (${code}: ${message}); pass its CA as ca`;
+  if (typeof code === 'string' && /^(UNABLE_TO_|SELF_SIGNED|DEPTH_ZERO|CERT_|ERR_TLS_CERT_ALTNAME)/.test(code)) {
+    return `TLS: ${host}'s certificate is not trusted (${code}: ${message}); pass the CA that issued it as ca`;
+  }
+  if (typeof code === 'string' && /^ERR_SSL_.*ALERT/.test(code)) {
+    return `TLS: ${host} refused the handshake (${code}: ${message}); does it trust the push certificate?`;
   }
   return typeof code === 'string' && !message.includes(code) ? `${code}: ${message}` : message;
 }
 
 function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
+  // Not instanceof Error: errors from another realm (a vm context, jest) are errors too.
+  const message = (error as { message?: unknown } | null)?.message;
+  return typeof message === 'string' ? message : String(error);
+}
+
+/** RFC 9113 §7 error codes, by the names people search for. */
+const ERROR_CODES = [
+  'NO_ERROR',
+  'PROTOCOL_ERROR',
+  'INTERNAL_ERROR',
+  'FLOW_CONTROL_ERROR',
+  'SETTINGS_TIMEOUT',
+  'STREAM_CLOSED',
+  'FRAME_SIZE_ERROR',
+  'REFUSED_STREAM',
+  'CANCEL',
+  'COMPRESSION_ERROR',
+  'CONNECT_ERROR',
+  'ENHANCE_YOUR_CALM',
+  'INADEQUATE_SECURITY',
+  'HTTP_1_1_REQUIRED',
+];
+
+function errorCodeName(code: number): string {
+  return ERROR_CODES[code] ?? `error code ${code}`;
 }
 
 function noAnswer(error: string): ApnsSendResult {
