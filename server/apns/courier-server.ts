@@ -119,8 +119,8 @@ export class CourierServer {
     }
     if (frame.type === 'hello') {
       if (!c.peer) {
-        const label = frame.client ? `courier client ${JSON.stringify(frame.client).slice(1, 41)}` : `courier client ${remote}`;
-        c.peer = this.hub.newPeer(label.replace(/"$/, ''), (text) => send(c.ws, text));
+        const label = `courier client ${frame.client ? frame.client.slice(0, 40) : remote}`;
+        c.peer = this.hub.newPeer(label, (text) => send(c.ws, text));
       }
       this.reply(c, { type: 'welcome', version: COURIER_PROTOCOL_VERSION, maxDevicesPerFrame: MAX_DEVICES_PER_FRAME });
       return;
