@@ -14,7 +14,11 @@
  *      − send time (one process, one clock). Baseline: a bare node:http2 echo (same certificate,
  *      same TLS and HTTP/2 settings, requestCert) that reads each body and answers 200 with an
  *      apns-id, driven by the identical load. Target: the mock's push rate ≥ 50% of the echo's
- *      request rate. The server runs in one process, the load in another (2 cores).
+ *      request rate. The server runs in one process pinned to one core, the load in another
+ *      pinned to the other (taskset; BENCH_PIN=0 to leave scheduling to the kernel). The lean
+ *      client matters: node:http2's own client costs about as much per request as the echo
+ *      server, so with it the echo is client-bound and the ratio reads far too kind (try
+ *      BENCH_H2_CLIENT=node).
  *   2. Memory per live courier connection: as many idle connections as the open-file limit
  *      allows, up to 20,000, each hello + one subscribed token (one Mac, one connection), held
  *      by client processes; the server process's RSS and heap (after gc) before and after.
@@ -27,14 +31,15 @@
  * Environment: BENCH_SESSIONS, BENCH_STREAMS (in flight per session), BENCH_TOKENS,
  * BENCH_SUBSCRIBERS, BENCH_WARMUP_MS, BENCH_MEASURE_MS, BENCH_ROUNDS, BENCH_CONNECTIONS,
  * BENCH_H2_CLIENT=node (node:http2's client instead of the lean one, to cross-check),
- * BENCH_ONLY=throughput|connections|tokens (comma-separated), BENCH_PROFILE_DIR=dir (a CPU
- * profile of each server's measured throughput window). Exits non-zero when a target is missed.
+ * BENCH_ONLY=throughput|connections|tokens (comma-separated), BENCH_PIN=0, BENCH_PROFILE_DIR=dir
+ * (a CPU profile of each server's measured throughput window). The machine's own speed can
+ * drift by ±15% within a minute, hence interleaved rounds and the best of each. Exits non-zero
+ * when a target is missed, as bench:connect does.
  */
-import { fork, type ChildProcess } from 'node:child_process';
+import { execSync, fork, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { execSync } from 'node:child_process';
 import { loadOrCreateCa, loadOrCreatePushCert, loadOrCreateServerCert } from '../server/pki';
 import type { OpenResult } from './lib/apns-courier-clients';
 import type { DrainReport, LoadConfig, LoadReport } from './lib/apns-load';
@@ -44,9 +49,9 @@ const SESSIONS = Number(process.env.BENCH_SESSIONS ?? 2);
 const STREAMS = Number(process.env.BENCH_STREAMS ?? 128);
 const TOKENS = Number(process.env.BENCH_TOKENS ?? 1000);
 const SUBSCRIBERS = Number(process.env.BENCH_SUBSCRIBERS ?? 4);
-const WARMUP_MS = Number(process.env.BENCH_WARMUP_MS ?? 2000);
-const MEASURE_MS = Number(process.env.BENCH_MEASURE_MS ?? 5000);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
+const WARMUP_MS = Number(process.env.BENCH_WARMUP_MS ?? 1500);
+const MEASURE_MS = Number(process.env.BENCH_MEASURE_MS ?? 3500);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 4);
 const WANTED_CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 20_000);
 const CLIENT = (process.env.BENCH_H2_CLIENT ?? 'raw') as LoadConfig['client'];
 const ONLY = (process.env.BENCH_ONLY ?? 'throughput,connections,tokens').split(',');
@@ -59,7 +64,17 @@ const FD_RESERVE = 64;
 const PER_CLIENT_PROCESS = 7_000;
 const RATE_TARGET = 0.5;
 const CONNECTION_TARGET = 8192;
-const PIN = process.env.BENCH_PIN !== '0';
+/** Throughput runs: the server on core 0, the load on core 1 (taskset), unless BENCH_PIN=0 or there is no taskset. */
+let PIN = process.env.BENCH_PIN !== '0' && cpus().length >= 2 && hasTaskset();
+
+function hasTaskset(): boolean {
+  try {
+    execSync('taskset -p $$', { stdio: 'ignore', shell: '/bin/sh' });
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 const children = new Set<ChildProcess>();
 let failed = false;
@@ -77,7 +92,14 @@ function spawnChild(script: string, args: string[], cpu?: number): ChildProcess 
   children.add(child);
   child.once('exit', () => children.delete(child));
   // Every thread of the process (V8's GC helpers included) on one core; threads started later inherit it.
-  if (cpu !== undefined && PIN) execSync(`taskset -a -p -c ${cpu} ${child.pid}`, { stdio: 'ignore' });
+  if (cpu !== undefined && PIN) {
+    try {
+      execSync(`taskset -a -p -c ${cpu} ${child.pid}`, { stdio: 'ignore' });
+    } catch {
+      PIN = false;
+      console.log('   (taskset failed: processes are not pinned from here on)');
+    }
+  }
   return child;
 }
 
@@ -175,7 +197,10 @@ async function throughput(pki: Pki): Promise<void> {
     `   load: ${SESSIONS} HTTP/2 connection(s) × ${STREAMS} pushes in flight (${CLIENT === 'raw' ? 'lean client, bench/lib/apns-h2.ts' : 'node:http2 client'}), ${fmt(TOKENS)} tokens round robin; ` +
       `mock: ${SUBSCRIBERS} subscriber connections, acks batched per event-loop turn`,
   );
-  console.log(`   ${fmt(WARMUP_MS)} ms warm-up, ${fmt(MEASURE_MS)} ms measured, best of ${ROUNDS} rounds each`);
+  console.log(
+    `   ${fmt(WARMUP_MS)} ms warm-up, ${fmt(MEASURE_MS)} ms measured, best of ${ROUNDS} interleaved rounds each; ` +
+      (PIN ? 'server pinned to core 0, load generator to core 1 (every thread, GC helpers included)' : 'processes not pinned'),
+  );
   const best = new Map<string, Throughput>();
   for (let round = 0; round < ROUNDS; round++) {
     for (const kind of ['echo', 'mock'] as const) {
@@ -308,6 +333,7 @@ async function tokens(pki: Pki): Promise<void> {
     const rss = (after.rss - before.rss) / TOKEN_COUNT;
     const map = await ask<{ heap: number; rss: number }>(server, { cmd: 'map', n: TOKEN_COUNT });
     console.log(`   measured  APNs hub    : heap+buffers ${bytes(heap)} per token, RSS ${bytes(rss)} (subscribed in ${fmt(r.ms / 1000, 1)} s, ${r.opened} connections included)`);
+    console.log(`             (RSS keeps the high-water mark of reading ${fmt(TOKEN_COUNT / TOKENS_PER_FRAME)} subscribe frames of ~1 MB each; the heap figure is what stays)`);
     console.log(`   context   bare Map    : Map<string, {topic, peer}> of ${fmt(TOKEN_COUNT)} 64-char hex keys: heap+buffers ${bytes(map.heap / TOKEN_COUNT)} per entry, RSS ${bytes(map.rss / TOKEN_COUNT)}, same process`);
     console.log(`             the hub costs ${fmt(heap / (map.heap / TOKEN_COUNT), 2)}× the bare map per token`);
   } finally {
@@ -329,7 +355,7 @@ async function main(): Promise<void> {
     await loadOrCreateServerCert(dataDir, ca, ['127.0.0.1']);
     const push = await loadOrCreatePushCert(dataDir, ca);
     const pki: Pki = { dataDir, ca: ca.certPem, cert: push.certPem, key: push.keyPem, topic: push.topic };
-    console.log(`APNs mock vs bare baselines, same run, same machine (${require('node:os').cpus().length} cores, node ${process.version})`);
+    console.log(`APNs mock vs bare baselines, same run, same machine (${cpus().length} cores, node ${process.version})`);
     console.log('');
     if (ONLY.includes('throughput')) await throughput(pki);
     if (ONLY.includes('connections')) await connections(pki);

@@ -7,6 +7,7 @@
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import {
   COURIER_PROTOCOL_VERSION,
@@ -36,6 +37,9 @@ export interface CourierServerOptions {
 
 interface Connection {
   ws: WebSocket;
+  /** The upgraded socket, corked while a turn of the event loop writes frames to it. */
+  socket: Duplex;
+  corked: boolean;
   peer: CourierPeer | undefined;
   badFrames: number;
   alive: boolean;
@@ -52,10 +56,7 @@ export class CourierServer {
     readonly url: string,
   ) {
     this.wss = new WebSocketServer({ noServer: true, maxPayload: MAX_COURIER_FRAME_BYTES, perMessageDeflate: false, clientTracking: false });
-    http.on('upgrade', (req: IncomingMessage, socket, head) => {
-      socket.on('error', () => socket.destroy());
-      this.wss.handleUpgrade(req, socket, head, (ws) => this.attach(ws, req));
-    });
+    http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.upgrade(req, socket, head));
     http.on('request', (_req, res) => {
       res.writeHead(426, { 'content-type': 'application/json', upgrade: 'websocket' });
       res.end(JSON.stringify({ error: 'upgrade-required', message: 'the courier speaks WebSocket: connect with ws:// (or wss://) and send {"type":"hello"}' }));
@@ -94,10 +95,20 @@ export class CourierServer {
     this.http.closeAllConnections();
   }
 
-  private attach(ws: WebSocket, req: IncomingMessage): void {
-    const c: Connection = { ws, peer: undefined, badFrames: 0, alive: true };
-    this.connections.add(c);
+  /**
+   * Nothing of the upgrade request may outlive it: a closure made next to one that uses `req`
+   * shares its context, so a per-connection listener made here would keep the IncomingMessage
+   * (headers, stream state: ~1 KB) alive as long as the connection.
+   */
+  private upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    socket.on('error', destroySocket);
     const remote = `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? '?'}`;
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.attach(ws, socket, remote));
+  }
+
+  private attach(ws: WebSocket, socket: Duplex, remote: string): void {
+    const c: Connection = { ws, socket, corked: false, peer: undefined, badFrames: 0, alive: true };
+    this.connections.add(c);
     ws.on('pong', () => {
       c.alive = true;
     });
@@ -120,7 +131,7 @@ export class CourierServer {
     if (frame.type === 'hello') {
       if (!c.peer) {
         const label = `courier client ${frame.client ? frame.client.slice(0, 40) : remote}`;
-        c.peer = this.hub.newPeer(label, (text) => send(c.ws, text));
+        c.peer = this.hub.newPeer(label, (text) => send(c, text));
       }
       this.reply(c, { type: 'welcome', version: COURIER_PROTOCOL_VERSION, maxDevicesPerFrame: MAX_DEVICES_PER_FRAME });
       return;
@@ -164,7 +175,7 @@ export class CourierServer {
   }
 
   private reply(c: Connection, frame: ServerFrame): void {
-    send(c.ws, JSON.stringify(frame));
+    send(c, JSON.stringify(frame));
   }
 
   private onClose(c: Connection): void {
@@ -184,8 +195,28 @@ export class CourierServer {
   }
 }
 
-function send(ws: WebSocket, text: string): void {
-  if (ws.readyState === 1) ws.send(text);
+function destroySocket(this: Duplex): void {
+  this.destroy();
+}
+
+/**
+ * Every frame written to a connection in one turn of the event loop (all the pushes a read of
+ * provider requests produced) leaves in one write: the socket is corked at the first and
+ * uncorked in the check phase. One write, one wake-up of the reader, instead of one per push.
+ */
+function send(c: Connection, text: string): void {
+  if (c.ws.readyState !== 1) return;
+  if (!c.corked) {
+    c.corked = true;
+    c.socket.cork();
+    setImmediate(uncork, c);
+  }
+  c.ws.send(text);
+}
+
+function uncork(c: Connection): void {
+  c.corked = false;
+  c.socket.uncork();
 }
 
 /** Checks every credential; the good ones go on to the hub with their index in the frame. */

@@ -30,6 +30,8 @@ export function noFaults(): ApnsFaultState {
 
 export class ApnsFaults {
   private state = noFaults();
+  /** Any per-token fault set? With none, a push's token is not used as a property key at all. */
+  private anyTokenFault = false;
   /** Drops are spread evenly, not at random, so that a test's outcome is repeatable. */
   private dropCounter = 0;
 
@@ -38,7 +40,8 @@ export class ApnsFaults {
   }
 
   reasonFor(token: string): ApnsReason | undefined {
-    return this.state.tokens[token] ?? this.state.reason ?? undefined;
+    // A string used as a property key is first looked up in V8's string table: ~1 µs a push.
+    return (this.anyTokenFault ? this.state.tokens[token] : undefined) ?? this.state.reason ?? undefined;
   }
 
   /** Whether this accepted push is to be lost (spread: with drop 0.25, every 4th). */
@@ -55,11 +58,13 @@ export class ApnsFaults {
     const next = parseFaultPatch(patch, this.state);
     if (next.drop !== this.state.drop) this.dropCounter = 0;
     this.state = next;
+    this.anyTokenFault = Object.keys(next.tokens).length > 0;
     return this.state;
   }
 
   reset(): Readonly<ApnsFaultState> {
     this.state = noFaults();
+    this.anyTokenFault = false;
     this.dropCounter = 0;
     return this.state;
   }

@@ -76,6 +76,8 @@ export interface ApnsHubOptions {
 
 export class ApnsHub {
   private readonly tokens = new Map<string, TokenEntry>();
+  /** One string per topic: each device of a subscribe frame arrives with its own copy. */
+  private readonly topics = new Map<string, string>();
   private readonly listeners = new Set<(a: ApnsActivity) => void>();
   private readonly clock: Clock;
   private readonly events: EventLog;
@@ -103,8 +105,9 @@ export class ApnsHub {
 
   /** A notification passed every check and was answered 200. */
   accept(n: Omit<Notification, 'id' | 'acceptedAt'>): void {
-    const note: Notification = { ...n, id: this.nextId++, acceptedAt: this.clock.now() };
-    this.emit({ type: 'accepted', token: n.token, topic: n.topic, apnsId: n.apnsId, payload: n.payload });
+    // Every field named, no spread; no activity object when nobody listens (mdmsim serve).
+    const note: Notification = { id: this.nextId++, apnsId: n.apnsId, token: n.token, topic: n.topic, payload: n.payload, priority: n.priority, acceptedAt: this.clock.now(), deadline: n.deadline, timer: undefined };
+    if (this.listeners.size > 0) this.emit({ type: 'accepted', token: n.token, topic: n.topic, apnsId: n.apnsId, payload: n.payload });
     this.events.record({
       type: 'apns.accepted',
       udid: this.udidOf(n.token),
@@ -166,7 +169,7 @@ export class ApnsHub {
       }
       let entry = this.tokens.get(token);
       if (!entry) {
-        entry = new TokenEntry(c.topic);
+        entry = new TokenEntry(this.topic(c.topic));
         this.tokens.set(token, entry);
       }
       entry.unregisteredAt = undefined;
@@ -254,7 +257,7 @@ export class ApnsHub {
       }
       peer.inflight.delete(id);
       const latencyMs = now - n.acceptedAt;
-      this.emit({ type: 'delivered', token: n.token, apnsId: n.apnsId, latencyMs });
+      if (this.listeners.size > 0) this.emit({ type: 'delivered', token: n.token, apnsId: n.apnsId, latencyMs });
       this.events.record({
         type: 'apns.delivered',
         udid: this.udidOf(n.token),
@@ -296,7 +299,7 @@ export class ApnsHub {
   register(topic: string, secret: Buffer = randomBytes(32)): { token: string; secret: string } {
     const token = deviceTokenFor(topic, secret);
     const entry = this.tokens.get(token);
-    if (!entry) this.tokens.set(token, new TokenEntry(topic));
+    if (!entry) this.tokens.set(token, new TokenEntry(this.topic(topic)));
     else entry.unregisteredAt = undefined;
     return { token, secret: secret.toString('base64url') };
   }
@@ -337,6 +340,13 @@ export class ApnsHub {
   }
 
   // ---- internals -----------------------------------------------------------------------
+
+  private topic(topic: string): string {
+    const known = this.topics.get(topic);
+    if (known !== undefined) return known;
+    this.topics.set(topic, topic);
+    return topic;
+  }
 
   private route(n: Notification): void {
     const entry = this.tokens.get(n.token);
@@ -394,7 +404,7 @@ export class ApnsHub {
   private markUnregistered(token: string, topic: string, now: number, label: string): void {
     let entry = this.tokens.get(token);
     if (!entry) {
-      entry = new TokenEntry(topic);
+      entry = new TokenEntry(this.topic(topic));
       this.tokens.set(token, entry);
     }
     entry.unregisteredAt = now;

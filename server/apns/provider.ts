@@ -163,11 +163,7 @@ export class ProviderServer {
       respondRejection(stream, { status: 503, reason: 'Shutdown', detail: 'the provider API is down (fault provider=goaway)' }, randomUUID());
       return;
     }
-    const counts = new Map<string, number>();
-    for (let i = 0; i < rawHeaders.length; i += 2) {
-      const name = rawHeaders[i]!.toLowerCase();
-      counts.set(name, (counts.get(name) ?? 0) + 1);
-    }
+    const counts = headerCounts(rawHeaders);
     const req: PushRequest = {
       method: String(headers[':method'] ?? ''),
       path: String(headers[':path'] ?? ''),
@@ -227,6 +223,30 @@ export class ProviderServer {
     respondRejection(stream, r, apnsId);
     this.options.hub.recordRejection({ token: wellFormed(req.token), topic: req.topic, apnsId, status: r.status, reason: r.reason, detail: r.detail });
   }
+}
+
+const NO_REPEATS: ReadonlyMap<string, number> = new Map();
+
+/**
+ * How often each header name occurs, for the DuplicateHeaders check. Names arrive lower-case
+ * in HTTP/2 and a request rarely repeats one: a pairwise look at its ~10 names finds that
+ * without a Map per request.
+ */
+function headerCounts(rawHeaders: string[]): ReadonlyMap<string, number> {
+  const n = rawHeaders.length;
+  let plain = true;
+  for (let i = 0; i < n && plain; i += 2) {
+    const name = rawHeaders[i]!;
+    if (name !== name.toLowerCase()) plain = false;
+    for (let j = i + 2; j < n && plain; j += 2) if (rawHeaders[j] === name) plain = false;
+  }
+  if (plain) return NO_REPEATS;
+  const counts = new Map<string, number>();
+  for (let i = 0; i < n; i += 2) {
+    const name = rawHeaders[i]!.toLowerCase();
+    counts.set(name, (counts.get(name) ?? 0) + 1);
+  }
+  return counts;
 }
 
 function wellFormed(token: string | undefined): string | undefined {
