@@ -25,6 +25,19 @@ const CONCURRENCY = 200;
 const open: WebSocket[] = [];
 
 /** One courier connection; resolves once the server answered what it was sent. */
+/** Opens a connection, sends its frames and keeps it open; the error message if it failed. */
+async function keep(url: string, frames: string[]): Promise<string | undefined> {
+  try {
+    const ws = await courier(url, frames);
+    ws.on('error', () => undefined);
+    ws.removeAllListeners('close');
+    open.push(ws);
+    return undefined;
+  } catch (e) {
+    return (e as Error).message;
+  }
+}
+
 function courier(url: string, frames: string[]): Promise<WebSocket> {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(url, { perMessageDeflate: false });
@@ -68,14 +81,10 @@ async function openMany(url: string, n: number, topic: string, mode: 'subscribe'
     while (next < n) {
       const i = next++;
       const frames = mode === 'subscribe' ? [JSON.stringify({ type: 'hello', client: `bench-mac-${i}` }), JSON.stringify({ type: 'subscribe', id: 1, devices: [device(topic)] })] : [];
-      try {
-        const ws = await courier(url, frames);
-        ws.on('error', () => undefined);
-        ws.removeAllListeners('close');
-        open.push(ws);
-      } catch (e) {
+      const error = await keep(url, frames);
+      if (error !== undefined) {
         failed++;
-        firstError ??= (e as Error).message;
+        firstError ??= error;
       }
     }
   };
@@ -97,14 +106,10 @@ async function tokens(url: string, connections: number, perConnection: number, p
         });
         frames.push(JSON.stringify({ type: 'subscribe', id: i / perFrame + 1, devices }));
       }
-      try {
-        const ws = await courier(url, frames);
-        ws.on('error', () => undefined);
-        ws.removeAllListeners('close');
-        open.push(ws);
-      } catch (e) {
+      const error = await keep(url, frames);
+      if (error !== undefined) {
         failed++;
-        firstError ??= (e as Error).message;
+        firstError ??= error;
       }
     }),
   );

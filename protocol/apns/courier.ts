@@ -16,6 +16,7 @@
  * `secret` is base64url (16–64 bytes); the token is derived from it (see token.ts), so knowing
  * the secret is what proves a client owns a token. `hello` comes first.
  */
+import { isTopic } from './headers';
 import { MAX_SECRET_BYTES, MIN_SECRET_BYTES } from './token';
 
 export const COURIER_PROTOCOL_VERSION = 1;
@@ -89,7 +90,6 @@ export class CourierFrameError extends Error {
 }
 
 const TOKEN = /^[0-9a-f]{64}$/;
-const TOPIC = /^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$/;
 const BASE64URL = /^[A-Za-z0-9_-]+$/;
 
 /** Parses and checks one client frame; throws CourierFrameError with a code a client can act on. */
@@ -135,7 +135,7 @@ function list(v: unknown, field: string, type: string, id: number | string | und
 export function readCredential(c: unknown, index: number): { topic: string; secret: Buffer; token?: string } | FrameError {
   if (c === null || typeof c !== 'object') return { index, code: 'malformed-frame', message: 'a device is {topic, secret, token?}' };
   const { topic, secret, token } = c as Record<string, unknown>;
-  if (typeof topic !== 'string' || !TOPIC.test(topic)) return { index, code: 'bad-topic', message: `topic must be the push topic (com.apple.mgmt.External.<uuid> for MDM); got ${JSON.stringify(topic)}` };
+  if (!isTopic(topic)) return { index, code: 'bad-topic', message: `topic must be the push topic (com.apple.mgmt.External.<uuid> for MDM); got ${JSON.stringify(topic)}` };
   if (typeof secret !== 'string' || !BASE64URL.test(secret)) return { index, code: 'bad-secret', message: 'secret must be base64url' };
   const bytes = Buffer.from(secret, 'base64url');
   if (bytes.length < MIN_SECRET_BYTES || bytes.length > MAX_SECRET_BYTES) {

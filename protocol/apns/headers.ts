@@ -45,6 +45,16 @@ const TOKEN = /^(?:[0-9a-f]{2}){32,100}$/i;
 /** A bundle id or an MDM topic: dotted, no spaces or control characters. */
 const TOPIC = /^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$/;
 
+/** A bundle id or MDM topic, as the provider API, the courier and the control API accept it. */
+export function isTopic(v: unknown): v is string {
+  return typeof v === 'string' && TOPIC.test(v);
+}
+
+/** A well-formed device token in lower-case hex (what the checks normalise a path's token to). */
+export function isDeviceTokenHex(v: unknown): v is string {
+  return typeof v === 'string' && TOKEN.test(v) && v === v.toLowerCase();
+}
+
 type Read<T> = { value: T } | { error: ApnsRejection };
 
 export function readApnsId(v: string | undefined): Read<string | undefined> {
@@ -54,7 +64,7 @@ export function readApnsId(v: string | undefined): Read<string | undefined> {
 
 export function readTopic(v: string | undefined): Read<string | undefined> {
   if (v === undefined) return { value: undefined };
-  return TOPIC.test(v) ? { value: v } : { error: rejection('BadTopic', `apns-topic must be a bundle id or an MDM topic (com.apple.mgmt.External.<uuid>); got ${JSON.stringify(v)}`) };
+  return isTopic(v) ? { value: v } : { error: rejection('BadTopic', `apns-topic must be a bundle id or an MDM topic (com.apple.mgmt.External.<uuid>); got ${JSON.stringify(v)}`) };
 }
 
 export function readCollapseId(v: string | undefined): Read<string | undefined> {

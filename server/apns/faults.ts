@@ -2,7 +2,7 @@
  * What an operator (or a test) can make the APNs mock do wrong: answer a chosen reason for one
  * token or for every push, deliver late, lose deliveries, or go away altogether.
  */
-import { isApnsReason, type ApnsReason } from '../../protocol/apns';
+import { isApnsReason, isDeviceTokenHex, type ApnsReason } from '../../protocol/apns';
 import { DurationError, parseDuration } from '../../protocol/duration';
 import { problem } from '../../protocol/problem';
 
@@ -89,7 +89,7 @@ export function parseFaultPatch(patch: unknown, base: ApnsFaultState): ApnsFault
       if (typeof t !== 'object' || Array.isArray(t)) throw problem(400, 'bad-faults', 'tokens maps a device token (hex) to a reason, or to null to clear it', { field: 'tokens' });
       for (const [token, reason] of Object.entries(t as Record<string, unknown>)) {
         const key = token.toLowerCase();
-        if (!/^(?:[0-9a-f]{2}){32,100}$/.test(key)) throw problem(400, 'bad-faults', `tokens: ${JSON.stringify(token)} is not a hex device token`, { field: `tokens.${token}` });
+        if (!isDeviceTokenHex(key)) throw problem(400, 'bad-faults', `tokens: ${JSON.stringify(token)} is not a hex device token`, { field: `tokens.${token}` });
         if (reason === null) delete next.tokens[key];
         else next.tokens[key] = reasonField(reason, `tokens.${token}`);
       }

@@ -15,7 +15,7 @@ import {
 import type { AddressInfo, Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { Clock } from '../../protocol/clock';
-import { rejectionBody, storageDeadline, type ApnsRejection } from '../../protocol/apns';
+import { isDeviceTokenHex, rejectionBody, storageDeadline, type ApnsRejection } from '../../protocol/apns';
 import { readClientCertificate, type ApnsEnvironment } from './certificate';
 import { BODY_LIMIT, newConnectionAuth, runChecks, type CheckDeps, type ConnectionAuth, type PushRequest } from './checks';
 import type { ApnsFaults, ProviderState } from './faults';
@@ -250,7 +250,7 @@ function headerCounts(rawHeaders: string[]): ReadonlyMap<string, number> {
 }
 
 function wellFormed(token: string | undefined): string | undefined {
-  return token !== undefined && /^[0-9a-f]{64,200}$/.test(token) ? token : undefined;
+  return isDeviceTokenHex(token) ? token : undefined;
 }
 
 function respondRejection(stream: ServerHttp2Stream, r: Pick<ApnsRejection, 'status' | 'reason' | 'detail' | 'timestamp'>, apnsId: string): void {

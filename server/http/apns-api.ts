@@ -4,7 +4,7 @@
  * the control API, behind its bearer token.
  */
 import express, { type Request, type Response } from 'express';
-import { isTokenHex } from '../../protocol/apns';
+import { isTokenHex, isTopic } from '../../protocol/apns';
 import { MIN_SECRET_BYTES, MAX_SECRET_BYTES } from '../../protocol/apns/token';
 import { problem } from '../../protocol/problem';
 import { keyJson, type ApnsMock } from '../apns';
@@ -12,7 +12,6 @@ import { noFaults, parseFaultPatch } from '../apns/faults';
 import type { EventLog } from '../service/event-log';
 
 type Handler = (req: Request, res: Response) => unknown;
-const TOPIC = /^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$/;
 
 export function createApnsApi(apns: ApnsMock | undefined, events: EventLog, json: express.RequestHandler): express.Router {
   const router = express.Router();
@@ -75,7 +74,7 @@ export function createApnsApi(apns: ApnsMock | undefined, events: EventLog, json
   // ---- tokens --------------------------------------------------------------------------
   router.post('/tokens', json, (req, res) => {
     const body = (req.body ?? {}) as { topic?: unknown; secret?: unknown };
-    if (typeof body.topic !== 'string' || !TOPIC.test(body.topic)) {
+    if (!isTopic(body.topic)) {
       throw problem(400, 'bad-topic', 'name the topic the token is for', { field: 'topic', expected: 'com.apple.mgmt.External.<uuid> for MDM, or a bundle id' });
     }
     let secret: Buffer | undefined;
