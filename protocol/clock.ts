@@ -80,6 +80,13 @@ export interface AdvanceReport {
   timersRun: number;
 }
 
+/**
+ * Waits until a component has no work in flight that this instant started (a request on the
+ * wire, a push between the APNs mock and a Mac). Returns true if it had to wait, so the clock
+ * knows to look again: one component's work can start another's.
+ */
+export type SettleHook = () => Promise<boolean>;
+
 /** Runaway guard: a callback that keeps scheduling zero-delay timers would never finish. */
 const MAX_TIMERS_PER_ADVANCE = 50_000_000;
 
@@ -96,6 +103,7 @@ export class VirtualClock implements Clock {
   /** Advances run one after another, never interleaved. */
   private tail: Promise<unknown> = Promise.resolve();
   private readonly onError: TimerErrorHandler;
+  private readonly settleHooks: SettleHook[] = [];
 
   constructor(options: { start?: number | Date; onError?: TimerErrorHandler } = {}) {
     const start = options.start ?? Date.now();
@@ -127,6 +135,35 @@ export class VirtualClock implements Clock {
         }
       },
     };
+  }
+
+  /**
+   * Work that timers start without awaiting it (a push travels to a Mac, which then connects)
+   * must finish at its own instant too: after each instant, the clock waits for every hook
+   * until a full round finds nothing in flight. Returns a function that removes the hook.
+   */
+  addSettleHook(hook: SettleHook): () => void {
+    this.settleHooks.push(hook);
+    return () => {
+      const i = this.settleHooks.indexOf(hook);
+      if (i >= 0) this.settleHooks.splice(i, 1);
+    };
+  }
+
+  /** Waits for the settle hooks (what advance does after each instant); also useful after a direct action. */
+  async settle(): Promise<void> {
+    for (let round = 0; this.settleHooks.length > 0; round++) {
+      if (round > 100_000) throw new Error('the clock could not settle: work keeps starting more work at the same instant');
+      let waited = false;
+      for (const hook of [...this.settleHooks]) {
+        try {
+          if (await hook()) waited = true;
+        } catch (error) {
+          this.onError(error, 'settle hook');
+        }
+      }
+      if (!waited) return;
+    }
   }
 
   /** Timers scheduled and not yet run or cancelled. */
@@ -168,6 +205,8 @@ export class VirtualClock implements Clock {
   private async runUntil(target: number): Promise<AdvanceReport> {
     const from = this.current;
     let timersRun = 0;
+    // Work in flight from before this advance lands at the time it started, not later.
+    if (this.settleHooks.length > 0) await this.settle();
     for (;;) {
       this.dropCancelled();
       const head = this.heap[0];
@@ -189,6 +228,7 @@ export class VirtualClock implements Clock {
       }
       const pending = batch.map((t) => runGuarded(t.fn, t.label, this.onError));
       if (pending.some((p) => p !== undefined)) await Promise.all(pending);
+      if (this.settleHooks.length > 0) await this.settle();
     }
     this.current = target;
     return { from, to: target, timersRun };

@@ -106,6 +106,66 @@ describe('VirtualClock', () => {
   });
 });
 
+describe('VirtualClock settle hooks', () => {
+  it('lets work a timer started but did not await land at that instant, across components', async () => {
+    const clock = new VirtualClock({ start: T0 });
+    // A "push" leaves at +1h without being awaited; the "Mac" receiving it then connects.
+    const landed: Array<[string, number]> = [];
+    let inFlight: Promise<void> | undefined;
+    let macWork: Promise<void> | undefined;
+    clock.setTimer(3_600_000, () => {
+      inFlight = new Promise<void>((r) => setTimeout(r, 5)).then(() => {
+        landed.push(['push', clock.now()]);
+        macWork = new Promise<void>((r) => setTimeout(r, 5)).then(() => {
+          landed.push(['connect', clock.now()]);
+        });
+      });
+    });
+    const hook = (get: () => Promise<void> | undefined, clear: () => void) => async () => {
+      const p = get();
+      if (!p) return false;
+      await p;
+      clear();
+      return true;
+    };
+    clock.addSettleHook(hook(() => inFlight, () => (inFlight = undefined)));
+    const remove = clock.addSettleHook(hook(() => macWork, () => (macWork = undefined)));
+    await clock.advance(2 * 3_600_000);
+    expect(landed).toEqual([
+      ['push', T0 + 3_600_000],
+      ['connect', T0 + 3_600_000],
+    ]);
+    remove();
+  });
+
+  it('settles work started outside any timer before time moves', async () => {
+    const clock = new VirtualClock({ start: T0 });
+    let seenAt: number | undefined;
+    let work: Promise<void> | undefined = new Promise<void>((r) => setTimeout(r, 5)).then(() => {
+      seenAt = clock.now();
+    });
+    clock.addSettleHook(async () => {
+      if (!work) return false;
+      await work;
+      work = undefined;
+      return true;
+    });
+    await clock.advance(60_000);
+    expect(seenAt).toBe(T0);
+  });
+
+  it('reports a failing hook and still advances', async () => {
+    const errors: string[] = [];
+    const clock = new VirtualClock({ start: T0, onError: (e, label) => errors.push(`${label}: ${(e as Error).message}`) });
+    clock.addSettleHook(async () => {
+      throw new Error('hook broke');
+    });
+    await clock.advance(1000);
+    expect(clock.now()).toBe(T0 + 1000);
+    expect(errors[0]).toBe('settle hook: hook broke');
+  });
+});
+
 describe('RealClock', () => {
   it('tells wall time and runs timers', async () => {
     const clock = new RealClock();
