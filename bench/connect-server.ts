@@ -99,7 +99,9 @@ function element(der: Buffer, at: number): { start: number; content: number; end
 }
 
 async function mdmsim(dataDir: string, auth: 'signature' | 'none'): Promise<number> {
-  const server = await startServer({ port: 0, dataDir, clock: 'real', apiToken: 'bench-token', auth });
+  // Only the connect cycle is measured: no agent install or inventory queued behind it.
+  const agentPolicy = { installOnEnrollment: false, inventoryInterval: false } as const;
+  const server = await startServer({ port: 0, dataDir, clock: 'real', apiToken: 'bench-token', auth, agentPolicy });
   return Number(new URL(server.url).port);
 }
 

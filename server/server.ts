@@ -28,6 +28,18 @@ import { createEnrollHandler, ENROLL_PATH } from './http/enroll';
 import { rootCertificates } from 'node:tls';
 import { ApnsClient, PushService } from './push';
 import { DEFAULT_APNS_PORT, DEFAULT_COURIER_PORT, startApnsMock, type ApnsMock, type ProviderKeyInput } from './apns';
+import { AGENT_CHECKIN_PATH, AGENT_MANIFEST_PATH } from '../protocol/agent';
+import { AgentArtifacts, type AgentPackageOptions } from './agent/package';
+import { AgentService } from './agent/agent-service';
+import { createAgentHandler, isAgentPath } from './agent/handler';
+import { AgentPolicy } from './policy/agent-policy';
+import type { AgentPolicyOptions } from './policy/settings';
+import type { DeviceFaultHandler } from './http/control-api';
+
+export type { DeviceFaultHandler } from './http/control-api';
+export type { AgentPolicyOptions, AgentPolicySettings, AgentPolicySettingsJson } from './policy/settings';
+export type { AgentPolicy, SweepReport } from './policy/agent-policy';
+export type { AgentPackageOptions } from './agent/package';
 
 export interface ServerOptions {
   /** Interface to listen on (default 127.0.0.1). */
@@ -77,6 +89,16 @@ export interface ServerOptions {
   pushOnEnqueue?: boolean;
   /** Receives unexpected errors (bugs); default writes them to stderr. */
   onError?: (error: unknown) => void;
+  /** The agent package served at /agent/packages/ (size, hash chunk size, version). */
+  agent?: AgentPackageOptions;
+  /**
+   * The agent install on enrollment, the 7-day reinstall rule and the daily MDM inventory:
+   * `{installOnEnrollment, reinstall, mdmWindow, agentWindow, retryInterval, sweepInterval,
+   * inventoryInterval}`, durations as ms or strings ("7d"). Also GET/PATCH /sim/v1/agent-policy.
+   */
+  agentPolicy?: AgentPolicyOptions;
+  /** Where POST /sim/v1/devices/{udid}/faults goes (the simulated Macs); see setDeviceFaultHandler. */
+  deviceFaults?: DeviceFaultHandler;
 }
 
 /** The ready line of `mdmsim serve`, as an object. */
@@ -106,6 +128,13 @@ export class MdmsimServer {
   readonly dataDir: string;
   readonly apiToken: string;
   readonly auth: AuthMode;
+  /** The agent install and reinstall rule, and the periodic inventory: settings, sweepNow(). */
+  readonly agentPolicy: AgentPolicy;
+  /** Records agent check-ins. */
+  readonly agent: AgentService;
+  /** The agent's package and manifest as served. */
+  readonly agentArtifacts: AgentArtifacts;
+  private deviceFaults?: DeviceFaultHandler;
   private httpServer?: Server;
   private enrollmentService?: EnrollmentService;
   private push?: PushCert;
@@ -123,6 +152,21 @@ export class MdmsimServer {
     this.store = options.store ?? new MemoryStorage();
     this.events = new EventLog(this.store, this.clock);
     this.service = new MdmService({ store: this.store, clock: this.clock, events: this.events });
+    this.agent = new AgentService({ store: this.store, clock: this.clock, events: this.events });
+    this.agentArtifacts = new AgentArtifacts(options.agent);
+    // Built before anything listens: bad settings fail the start, not the first enrollment.
+    this.agentPolicy = new AgentPolicy({
+      store: this.store,
+      clock: this.clock,
+      events: this.events,
+      service: this.service,
+      push: () => this.pushService,
+      urls: () => ({ manifestUrl: `${this.baseUrl}${AGENT_MANIFEST_PATH}`, checkinUrl: `${this.baseUrl}${AGENT_CHECKIN_PATH}` }),
+      settings: options.agentPolicy,
+      onError: options.onError ?? reportToStderr,
+    });
+    this.service.observe(this.agentPolicy.observer);
+    this.deviceFaults = options.deviceFaults;
   }
 
   static async start(options: ServerOptions = {}): Promise<MdmsimServer> {
@@ -137,7 +181,7 @@ export class MdmsimServer {
 
   private async listen(options: ServerOptions): Promise<void> {
     const host = options.host ?? '127.0.0.1';
-    const onError = options.onError ?? ((error: unknown) => process.stderr.write(`mdmsim: unexpected error: ${(error as Error)?.stack ?? String(error)}\n`));
+    const onError = options.onError ?? reportToStderr;
     const ca = await loadOrCreateCa(this.dataDir);
     const tls = await loadOrCreateServerCert(this.dataDir, ca, [host, ...(options.certificateHosts ?? [])].filter((h) => !isWildcard(h)));
 
@@ -182,6 +226,7 @@ export class MdmsimServer {
     const verifier = this.auth === 'signature' ? new MdmSignatureVerifier({ caCertDer: ca.certDer, clock: this.clock }) : undefined;
 
     const handleMdm = createMdmHandler({ service: this.service, verifier, events: this.events, maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES, onError });
+    const handleAgent = createAgentHandler({ service: this.agent, artifacts: this.agentArtifacts, baseUrl: () => this.baseUrl, verifier, events: this.events, onError });
     const app = express();
     app.disable('x-powered-by');
     app.set('etag', false);
@@ -195,6 +240,8 @@ export class MdmsimServer {
         apns: this.apnsMock,
         push: this.pushService,
         pushOnEnqueue: options.pushOnEnqueue ?? true,
+        agentPolicy: this.agentPolicy,
+        deviceFaults: () => this.deviceFaults,
       }),);
     app.get('/', (_req, res) => {
       res.type('text/plain').send(`mdmsim server\nMDM: ${this.baseUrl}/mdm\ncontrol API: ${this.baseUrl}/sim/v1 (bearer token)\n`);
@@ -214,6 +261,10 @@ export class MdmsimServer {
       const path = pathOf(req.url);
       if (MDM_PATHS.has(path)) {
         handleMdm(req, res, path);
+        return;
+      }
+      if (isAgentPath(path)) {
+        handleAgent(req, res, path);
         return;
       }
       app(req, res);
@@ -244,6 +295,40 @@ export class MdmsimServer {
     this.httpServer = httpServer;
     const port = (httpServer.address() as AddressInfo).port;
     this.baseUrl = `https://${urlHost(host)}:${port}`;
+    this.agentPolicy.start();
+  }
+
+  /**
+   * Where POST/GET/DELETE /sim/v1/devices/{udid}/faults go: whoever runs the simulated Macs
+   * (a Fleet in the same process). Undefined removes it (those routes then answer 501).
+   */
+  setDeviceFaultHandler(handler: DeviceFaultHandler | undefined): void {
+    this.deviceFaults = handler;
+  }
+
+  /** True while a push is on its way: to APNs, or from the courier to a connected device that has not acknowledged it. */
+  get busy(): boolean {
+    return (this.pushService?.inFlight ?? 0) > 0 || (this.apnsMock?.hub.unacknowledged ?? 0) > 0;
+  }
+
+  /**
+   * Resolves when no push is in flight: PushService has no attempt on the wire (see its idle())
+   * and the courier has nothing sent to a connected device and unacknowledged. A lab calls
+   * this to let a virtual-clock instant settle. Rejects after `timeoutMs` (default 10 s of
+   * real time) naming what is still out, rather than hang on a device that never acknowledges.
+   */
+  async settled(options: { timeoutMs?: number } = {}): Promise<void> {
+    const deadline = Date.now() + (options.timeoutMs ?? 10_000);
+    for (;;) {
+      await this.pushService?.idle();
+      const unacked = this.apnsMock?.hub.unacknowledged ?? 0;
+      if (unacked === 0 && (this.pushService?.inFlight ?? 0) === 0) return;
+      if (Date.now() > deadline) {
+        throw new Error(`the server did not settle within ${options.timeoutMs ?? 10_000} ms: ${unacked} push(es) sent to connected devices are not acknowledged`);
+      }
+      // Acknowledgements arrive on courier sockets: give the event loop a turn (then a moment).
+      await new Promise<void>((r) => (unacked > 0 ? setTimeout(r, 1) : setImmediate(r)));
+    }
   }
 
   /** Issues enrollment profiles (what GET /mdm/enroll serves). */
@@ -288,6 +373,7 @@ export class MdmsimServer {
   }
 
   async stop(): Promise<void> {
+    this.agentPolicy.stop();
     this.closeStream?.();
     this.pushService?.close();
     await this.apnsSender?.close();
@@ -309,6 +395,10 @@ export const API_TOKEN_FILE = 'api-token';
 
 export function startServer(options: ServerOptions = {}): Promise<MdmsimServer> {
   return MdmsimServer.start(options);
+}
+
+function reportToStderr(error: unknown): void {
+  process.stderr.write(`mdmsim: unexpected error: ${(error as Error)?.stack ?? String(error)}\n`);
 }
 
 function isWildcard(host: string): boolean {

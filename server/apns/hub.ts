@@ -85,6 +85,8 @@ export class ApnsHub {
   private readonly udidOf: (token: string) => string | undefined;
   private nextId = 1;
   private peers = 0;
+  /** Pushes sent on a courier connection and not yet acknowledged, over all connections. */
+  private unacked = 0;
 
   constructor(options: ApnsHubOptions) {
     this.clock = options.clock;
@@ -256,6 +258,7 @@ export class ApnsHub {
         continue;
       }
       peer.inflight.delete(id);
+      this.unacked--;
       const latencyMs = now - n.acceptedAt;
       if (this.listeners.size > 0) this.emit({ type: 'delivered', token: n.token, apnsId: n.apnsId, latencyMs });
       this.events.record({
@@ -279,6 +282,7 @@ export class ApnsHub {
       if (entry?.peer === peer) entry.peer = undefined;
     }
     const unacked = [...peer.inflight.values()];
+    this.unacked -= peer.inflight.size;
     peer.inflight.clear();
     for (const n of unacked) this.store(n);
     if (peer.tokens.size > 0 || unacked.length > 0) {
@@ -324,6 +328,15 @@ export class ApnsHub {
     return s;
   }
 
+  /**
+   * Pushes handed to a connected device and not yet acknowledged by it (a dropped connection
+   * puts its unacknowledged pushes back in storage, so they no longer count). Zero means the
+   * courier has nothing on its way to a device.
+   */
+  get unacknowledged(): number {
+    return this.unacked;
+  }
+
   get tokenCount(): number {
     return this.tokens.size;
   }
@@ -359,6 +372,7 @@ export class ApnsHub {
   }
 
   private sendTo(peer: CourierPeer, n: Notification): void {
+    if (!peer.inflight.has(n.id)) this.unacked++;
     peer.inflight.set(n.id, n);
     peer.send(`{"type":"push","id":${n.id},"token":"${n.token}","topic":${JSON.stringify(n.topic)},"payload":${n.payload},"apnsId":"${n.apnsId}","priority":${n.priority}}`);
   }

@@ -6,7 +6,7 @@ import { timingSafeEqual } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { VirtualClock, type Clock } from '../../protocol/clock';
 import { decodeCommand } from '../../protocol/command';
-import { DurationError, parseDuration } from '../../protocol/duration';
+import { DurationError, formatDuration, parseDuration } from '../../protocol/duration';
 import { jsonToPlist, plistToJson } from '../../protocol/json';
 import { parsePlist, PlistError } from '../../protocol/plist';
 import { ProblemError, problem, type Problem } from '../../protocol/problem';
@@ -18,6 +18,19 @@ import { sendProblem } from './respond';
 import { createApnsApi } from './apns-api';
 import type { ApnsMock } from '../apns';
 import type { PushService, PushWhy } from '../push';
+import { isDeviceFaultKind, parseDeviceFaults, DEVICE_FAULT_KINDS, type DeviceFault, type DeviceFaultKind, type DeviceFaultState } from '../../protocol/faults';
+import type { AgentPolicy } from '../policy/agent-policy';
+
+/**
+ * Whoever runs the simulated Macs (a Fleet) applies faults to them: the server only forwards
+ * /sim/v1/devices/{udid}/faults. Each method answers the Mac's fault state, or undefined when
+ * this handler does not run that Mac (the API then answers 404).
+ */
+export interface DeviceFaultHandler {
+  apply(udid: string, faults: DeviceFault[]): Promise<DeviceFaultState | undefined>;
+  get(udid: string): Promise<DeviceFaultState | undefined>;
+  clear(udid: string, kind?: DeviceFaultKind): Promise<DeviceFaultState | undefined>;
+}
 
 export interface ControlApiOptions {
   apiToken: string;
@@ -30,6 +43,10 @@ export interface ControlApiOptions {
   push?: PushService;
   /** Push when a command is queued unless the request says ?push=false (default true). */
   pushOnEnqueue?: boolean;
+  /** The agent install / reinstall policy: device JSON shows its state, /agent-policy its settings. */
+  agentPolicy?: AgentPolicy;
+  /** The current fault handler (registered after start by a lab); undefined → 501. */
+  deviceFaults?: () => DeviceFaultHandler | undefined;
 }
 
 const PLIST_TYPES = ['application/x-apple-plist', 'application/x-plist', 'application/xml', 'text/xml', 'application/octet-stream'];
@@ -58,7 +75,7 @@ function send(res: Response, p: Problem): void {
 type Handler = (req: Request, res: Response) => unknown;
 
 export function createControlApi(options: ControlApiOptions): express.Router {
-  const { apiToken, clock, store, service, events, apns, push: pusher } = options;
+  const { apiToken, clock, store, service, events, apns, push: pusher, agentPolicy } = options;
   const pushOnEnqueue = options.pushOnEnqueue ?? true;
   const router = express.Router();
 
@@ -127,6 +144,25 @@ export function createControlApi(options: ControlApiOptions): express.Router {
     // Set when APNs answered 410 for its token: no pushes until its next TokenUpdate.
     pushTokenInvalidAt: e.pushTokenInvalidAt !== undefined ? new Date(e.pushTokenInvalidAt).toISOString() : undefined,
     queued: store.queueLength(e.id),
+    // The last MDM check-in or connect (the same as lastSeenAt), named as posture consumers do.
+    lastMdmCheckinAt: new Date(e.lastSeenAt).toISOString(),
+    agent: agentJson(e),
+  });
+
+  /**
+   * `installed`: true once the agent checked in since the last Authenticate (this enrollment),
+   * false if it was heard only before it, null if never heard from at all.
+   */
+  const agentJson = (e: Readonly<EnrollmentRecord>) => ({
+    installed: e.agentLastCheckinAt === undefined ? null : e.agentLastCheckinAt >= e.authenticatedAt,
+    version: e.agentVersion ?? null,
+    installedAt: iso(e.agentInstalledAt),
+    lastCheckinAt: iso(e.agentLastCheckinAt),
+    lastCheckinKind: e.agentLastCheckinKind ?? null,
+    inventoryAt: iso(e.agentInventoryAt),
+    reinstall: agentPolicy
+      ? agentPolicy.stateJson(e)
+      : { pendingCommandUUID: e.agentInstallPending ?? null, lastFiredAt: iso(e.agentInstallLastFiredAt), attempts: e.agentInstallAttempts, lastOutcome: e.agentInstallLastOutcome ?? null, lastOutcomeAt: iso(e.agentInstallLastOutcomeAt) },
   });
 
   router.get('/devices', (req, res) => {
@@ -208,6 +244,89 @@ export function createControlApi(options: ControlApiOptions): express.Router {
     res.json(await pushTo(ids, 'operator'));
   });
 
+  router.get('/devices/:udid/agent/inventory', (req, res) => {
+    const id = req.params.udid as string;
+    if (!store.getEnrollment(id)) throw problem(404, 'unknown-enrollment', `no enrollment ${id}`, { hint: 'GET /sim/v1/devices lists them' });
+    const inv = store.agentInventory(id);
+    if (!inv) throw problem(404, 'no-inventory', `the agent of ${id} has sent no app inventory yet`, { hint: 'the agent sends it with its daily inventory check-in' });
+    res.json({ udid: id, at: new Date(inv.at).toISOString(), apps: inv.apps });
+  });
+
+  // ---- device faults (forwarded to whoever runs the Macs) --------------------------------
+  const faultHandler = (): DeviceFaultHandler => {
+    const handler = options.deviceFaults?.();
+    if (!handler) {
+      throw problem(501, 'no-simulator', 'this server runs no simulated Macs, so there is nobody to apply faults to', {
+        hint: 'faults are applied by simulated Macs: run `mdmsim lab`, or start a Fleet in-process and register it with server.setDeviceFaultHandler(fleet.faults)',
+      });
+    }
+    return handler;
+  };
+  const faultAnswer = (udid: string, state: DeviceFaultState | undefined): DeviceFaultState => {
+    if (state === undefined) {
+      throw problem(404, 'unknown-device', `no simulated Mac ${udid} here`, {
+        field: 'udid',
+        hint: 'faults go to Macs this server\'s simulator runs; GET /sim/v1/devices lists enrollments',
+      });
+    }
+    return state;
+  };
+
+  router.post('/devices/:udid/faults', json, async (req, res) => {
+    const udid = req.params.udid as string;
+    const handler = faultHandler();
+    if (req.body === undefined || !req.is('application/json')) {
+      throw problem(415, 'bad-content-type', 'send the faults as JSON', { field: 'Content-Type', expected: 'application/json' });
+    }
+    const faults = parseDeviceFaults(req.body);
+    const state = faultAnswer(udid, await handler.apply(udid, faults));
+    events.record({
+      type: 'sim.fault',
+      udid,
+      from: 'operator',
+      to: 'device',
+      summary: `fault: ${faults.map(describeFault).join(', ')}`,
+      data: { faults },
+    });
+    res.json(state);
+  });
+
+  router.get('/devices/:udid/faults', async (req, res) => {
+    const udid = req.params.udid as string;
+    res.json(faultAnswer(udid, await faultHandler().get(udid)));
+  });
+
+  router.delete('/devices/:udid/faults', async (req, res) => {
+    const udid = req.params.udid as string;
+    const kind = req.query.kind;
+    if (kind !== undefined && !isDeviceFaultKind(kind)) {
+      throw problem(400, 'bad-fault', `unknown fault kind ${JSON.stringify(kind)}`, { field: 'kind', expected: DEVICE_FAULT_KINDS.join(', ') });
+    }
+    const state = faultAnswer(udid, await faultHandler().clear(udid, kind));
+    events.record({ type: 'sim.fault.cleared', udid, from: 'operator', to: 'device', summary: `faults cleared${kind ? `: ${kind}` : ''}`, data: { kind: kind ?? null } });
+    res.json(state);
+  });
+
+  // ---- the agent policy ------------------------------------------------------------------
+  router.get('/agent-policy', (_req, res) => {
+    if (!agentPolicy) throw problem(404, 'not-found', 'this server has no agent policy');
+    res.json(agentPolicy.settingsJson());
+  });
+
+  router.patch('/agent-policy', json, (req, res) => {
+    if (!agentPolicy) throw problem(404, 'not-found', 'this server has no agent policy');
+    if (req.body === undefined || !req.is('application/json')) {
+      throw problem(415, 'bad-content-type', 'send the settings to change as JSON', { field: 'Content-Type', expected: 'application/json, e.g. {"agentWindow": "3d"}' });
+    }
+    agentPolicy.update(req.body);
+    res.json(agentPolicy.settingsJson());
+  });
+
+  router.post('/agent-policy/sweep', async (_req, res) => {
+    if (!agentPolicy) throw problem(404, 'not-found', 'this server has no agent policy');
+    res.json(await agentPolicy.sweepNow());
+  });
+
   router.get('/commands/:uuid', (req, res) => {
     const cmd = store.getCommand(req.params.uuid as string);
     if (!cmd) throw problem(404, 'unknown-command', `no command ${req.params.uuid}`);
@@ -241,6 +360,23 @@ export function createControlApi(options: ControlApiOptions): express.Router {
   });
 
   return router;
+}
+
+function iso(t: number | undefined): string | null {
+  return t === undefined ? null : new Date(t).toISOString();
+}
+
+function describeFault(f: DeviceFault): string {
+  switch (f.kind) {
+    case 'offline':
+      return f.forMs !== undefined ? `offline for ${formatDuration(f.forMs)}` : 'offline';
+    case 'notnow':
+      return `NotNow for ${f.connects} connect${f.connects === 1 ? '' : 's'}`;
+    case 'package-download':
+      return `package download ${f.mode === 'fail' ? 'failing' : 'corrupted'}${f.count !== undefined ? ` (${f.count}×)` : ''}`;
+    default:
+      return f.kind;
+  }
 }
 
 function idList(param: unknown): string[] {

@@ -26,7 +26,7 @@ import { mediaType, sendProblem } from './respond';
  * sends a TCP reset, which can destroy our answer before the client reads it. A body that
  * ends within the allowance leaves the keep-alive connection usable.
  */
-function lingerThenClose(req: IncomingMessage, allowanceBytes: number, allowanceMs = 1000): void {
+export function lingerThenClose(req: IncomingMessage, allowanceBytes: number, allowanceMs = 1000): void {
   if (req.complete) return;
   let drained = 0;
   const close = () => {

@@ -121,6 +121,11 @@ export class PushService {
     }
   }
 
+  /** Attempts on the wire now (first attempts and running retries; scheduled retries are not). */
+  get inFlight(): number {
+    return this.running.size;
+  }
+
   /** Devices with a retry scheduled or running. */
   get pendingRetries(): number {
     return this.retries.size;

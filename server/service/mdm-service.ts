@@ -57,15 +57,34 @@ export interface MdmServiceOptions {
   events: EventLog;
 }
 
+/**
+ * Policies that react to device traffic (the agent install, the reinstall rule) observe it
+ * here. Each hook runs after the service has computed its answer, so whatever a hook queues
+ * cannot change the answer in flight; hooks run on every request and must be cheap and must
+ * not throw.
+ */
+export interface MdmObserver {
+  /** After an accepted check-in (TokenUpdate carries its tally; 1 = the enrollment). */
+  checkedIn?(e: Readonly<EnrollmentRecord>, messageType: string, tally: number | undefined): void;
+  /** After an accepted connect: an Idle, or a report on a command. */
+  connected?(e: Readonly<EnrollmentRecord>, results: CommandResults): void;
+}
+
 export class MdmService {
   private readonly store: Storage;
   private readonly clock: Clock;
   private readonly events: EventLog;
+  private observer?: MdmObserver;
 
   constructor(options: MdmServiceOptions) {
     this.store = options.store;
     this.clock = options.clock;
     this.events = options.events;
+  }
+
+  /** Sets (or, undefined, removes) the observer of device traffic. */
+  observe(observer: MdmObserver | undefined): void {
+    this.observer = observer;
   }
 
   // ---- check-in (CheckInURL) ------------------------------------------------------------
@@ -131,6 +150,7 @@ export class MdmService {
           token: e.token,
           pushMagic: e.pushMagic,
         });
+        this.observer?.checkedIn?.(e, 'TokenUpdate', tally);
         return EMPTY_OK;
       }
       case 'CheckOut': {
@@ -147,6 +167,7 @@ export class MdmService {
         this.record(e.id, 'SetBootstrapToken', removed ? 'SetBootstrapToken: token removed' : `SetBootstrapToken: ${token.length} bytes escrowed`, {
           bytes: token?.length ?? 0,
         });
+        this.observer?.checkedIn?.(e, 'SetBootstrapToken', undefined);
         return EMPTY_OK;
       }
       case 'GetBootstrapToken': {
@@ -154,7 +175,9 @@ export class MdmService {
         this.store.touch(id, now);
         const body: BootstrapTokenResponse = e.bootstrapToken ? { BootstrapToken: e.bootstrapToken } : {};
         this.record(e.id, 'GetBootstrapToken', e.bootstrapToken ? 'GetBootstrapToken: token returned' : 'GetBootstrapToken: none escrowed', {});
-        return { status: 200, body: buildPlistBuffer(body as PlistDict), contentType: PLIST_CONTENT_TYPE };
+        const answer: MdmResponse = { status: 200, body: buildPlistBuffer(body as PlistDict), contentType: PLIST_CONTENT_TYPE };
+        this.observer?.checkedIn?.(e, 'GetBootstrapToken', undefined);
+        return answer;
       }
       case 'DeclarativeManagement':
       case 'GetToken':
@@ -254,19 +277,24 @@ export class MdmService {
     }
 
     const next = this.store.nextCommand(udid);
+    let answer: MdmResponse;
     if (!next) {
       this.events.record({ type: 'mdm.connect.empty', udid, from: 'mdm', to: 'device', summary: 'no more commands (empty 200)' });
-      return EMPTY_OK;
+      answer = EMPTY_OK;
+    } else {
+      this.events.record({
+        type: 'mdm.command.delivered',
+        udid,
+        from: 'mdm',
+        to: 'device',
+        summary: `${next.requestType} ${next.commandUUID}`,
+        data: { commandUUID: next.commandUUID, requestType: next.requestType },
+      });
+      answer = { status: 200, body: next.body, contentType: PLIST_CONTENT_TYPE };
     }
-    this.events.record({
-      type: 'mdm.command.delivered',
-      udid,
-      from: 'mdm',
-      to: 'device',
-      summary: `${next.requestType} ${next.commandUUID}`,
-      data: { commandUUID: next.commandUUID, requestType: next.requestType },
-    });
-    return { status: 200, body: next.body, contentType: PLIST_CONTENT_TYPE };
+    // After the answer is fixed: a command a policy queues now goes out with its own push.
+    this.observer?.connected?.(enrollment, results);
+    return answer;
   }
 
   private reportResult(id: string, results: CommandResults, requestType: string | undefined, raw: Buffer, now: number): void {

@@ -5,6 +5,9 @@
  */
 import {
   DuplicateCommandError,
+  type AgentCheckinFacts,
+  type AgentInstallOutcome,
+  type AgentInventory,
   type AuthenticateFacts,
   type EnrollmentQuery,
   type EnrollmentRecord,
@@ -40,6 +43,8 @@ export class MemoryStorage implements Storage {
   private readonly commands = new Map<string, StoredCommand>();
   private readonly resultsById = new Map<string, ResultRecord[]>();
   private readonly resultsByCommand = new Map<string, ResultRecord[]>();
+  /** Latest app inventory per enrollment: only devices whose agent sent one have an entry. */
+  private readonly inventories = new Map<string, AgentInventory>();
   /** Few distinct values repeat across a fleet; keep one copy of each. */
   private readonly interned = new Map<string, string>();
   private readonly events: EventRecord[] = [];
@@ -86,8 +91,29 @@ export class MemoryStorage implements Storage {
       bootstrapToken: undefined,
       identityCertSha256: facts.identityCertSha256,
       pushTokenInvalidAt: undefined,
+      agentLastCheckinAt: undefined,
+      agentLastCheckinKind: undefined,
+      agentVersion: undefined,
+      agentInstalledAt: undefined,
+      agentInventoryAt: undefined,
+      agentInstallPending: undefined,
+      agentInstallLastFiredAt: undefined,
+      agentInstallAttempts: 0,
+      agentInstallLastOutcome: undefined,
+      agentInstallLastOutcomeAt: undefined,
+      agentPolicyLastSkip: undefined,
+      inventoryPending: undefined,
+      inventoryLastQueuedAt: undefined,
     };
     const old = this.enrollments.get(facts.id);
+    if (old) {
+      // The agent's history belongs to the Mac, not to one enrollment of it.
+      record.agentLastCheckinAt = old.agentLastCheckinAt;
+      record.agentLastCheckinKind = old.agentLastCheckinKind;
+      record.agentVersion = old.agentVersion;
+      record.agentInstalledAt = old.agentInstalledAt;
+      record.agentInventoryAt = old.agentInventoryAt;
+    }
     // Authenticate forgets the push token: the next TokenUpdate brings the one to use.
     if (old?.token !== undefined && this.byToken.get(old.token) === facts.id) this.byToken.delete(old.token);
     // The previous Authenticate's certificate no longer speaks for this enrollment.
@@ -260,6 +286,85 @@ export class MemoryStorage implements Storage {
     }
     if (query.id !== undefined) return [...(this.resultsById.get(query.id) ?? [])];
     return [...this.resultsById.values()].flat().sort((a, b) => a.at - b.at);
+  }
+
+  // ---- the vendor agent ------------------------------------------------------------------
+
+  storeAgentCheckin(id: string, checkin: AgentCheckinFacts, at: number): void {
+    const e = this.mustGet(id);
+    e.agentLastCheckinAt = at;
+    e.agentLastCheckinKind = checkin.kind;
+    // Every check-in of a fleet carries its own copy of the same version string.
+    e.agentVersion = this.intern(checkin.version);
+    e.agentInstalledAt = checkin.installedAt;
+    e.agentPolicyLastSkip = undefined;
+    if (checkin.apps !== undefined) {
+      e.agentInventoryAt = at;
+      this.inventories.set(e.id, { at, apps: checkin.apps });
+    }
+  }
+
+  agentInventory(id: string): AgentInventory | undefined {
+    return this.inventories.get(id);
+  }
+
+  listAgentSilent(silentBefore: number): Readonly<EnrollmentRecord>[] {
+    const out: EnrollmentRecord[] = [];
+    for (const e of this.enrollments.values()) {
+      if (!e.enabled) continue;
+      const enrolled = e.enrolledAt ?? e.authenticatedAt;
+      const last = e.agentLastCheckinAt;
+      const since = last !== undefined && last > enrolled ? last : enrolled;
+      if (since < silentBefore) out.push(e);
+    }
+    return out;
+  }
+
+  markAgentInstallQueued(id: string, commandUUID: string, at: number): number {
+    const e = this.mustGet(id);
+    e.agentInstallPending = commandUUID;
+    e.agentInstallLastFiredAt = at;
+    e.agentInstallAttempts += 1;
+    e.agentPolicyLastSkip = undefined;
+    return e.agentInstallAttempts;
+  }
+
+  storeAgentInstallOutcome(id: string, commandUUID: string, outcome: AgentInstallOutcome, at: number): boolean {
+    const e = this.enrollments.get(id);
+    if (!e || e.agentInstallPending !== commandUUID) return false;
+    e.agentInstallPending = undefined;
+    e.agentInstallLastOutcome = outcome;
+    e.agentInstallLastOutcomeAt = at;
+    return true;
+  }
+
+  setAgentPolicySkip(id: string, reason: string | undefined): void {
+    const e = this.enrollments.get(id);
+    if (e) e.agentPolicyLastSkip = reason;
+  }
+
+  // ---- periodic inventory ----------------------------------------------------------------
+
+  markInventoryQueued(id: string, commandUUID: string, at: number): void {
+    const e = this.mustGet(id);
+    e.inventoryPending = commandUUID;
+    e.inventoryLastQueuedAt = at;
+  }
+
+  clearInventoryPending(id: string, commandUUID: string): boolean {
+    const e = this.enrollments.get(id);
+    if (!e || e.inventoryPending !== commandUUID) return false;
+    e.inventoryPending = undefined;
+    return true;
+  }
+
+  listInventoryDue(queuedBefore: number): Readonly<EnrollmentRecord>[] {
+    const out: EnrollmentRecord[] = [];
+    for (const e of this.enrollments.values()) {
+      if (!e.enabled) continue;
+      if ((e.inventoryLastQueuedAt ?? e.enrolledAt ?? e.authenticatedAt) <= queuedBefore) out.push(e);
+    }
+    return out;
   }
 
   appendEvent(event: Omit<EventRecord, 'id'>): EventRecord {

@@ -6,6 +6,7 @@
  * The interface is synchronous on purpose: both planned backends (a Map and better-sqlite3)
  * are synchronous, and the connect hot path would otherwise pay a promise per call.
  */
+import type { AgentApp, AgentCheckinKind } from '../../protocol/agent';
 import type { Platform } from '../../protocol/platform';
 import type { CommandStatus } from '../../protocol/result';
 
@@ -51,6 +52,64 @@ export interface EnrollmentRecord extends DeviceFacts {
    * device sends a TokenUpdate again (which clears this).
    */
   pushTokenInvalidAt?: number;
+
+  // ---- the vendor agent: history, kept across re-enrollment ------------------------------
+  // A wiped Mac that enrolls again is still the Mac whose agent last spoke at that time; the
+  // control API derives "installed since this enrollment" from agentLastCheckinAt and
+  // authenticatedAt instead of forgetting the history.
+
+  /** Server clock time of the agent's last accepted check-in. */
+  agentLastCheckinAt?: number;
+  agentLastCheckinKind?: AgentCheckinKind;
+  agentVersion?: string;
+  /** When the running copy of the agent was installed, as the agent said (device clock). */
+  agentInstalledAt?: number;
+  /** Server clock time of the last check-in that carried apps; the list is agentInventory(id). */
+  agentInventoryAt?: number;
+
+  // ---- the agent (re)install policy: reset by Authenticate --------------------------------
+
+  /** CommandUUID of the agent's InstallEnterpriseApplication while it is queued (or NotNow). */
+  agentInstallPending?: string;
+  /** Clock time the policy last queued the agent install (the enrollment install included). */
+  agentInstallLastFiredAt?: number;
+  /** Installs queued since the last Authenticate; the enrollment install is attempt 1. */
+  agentInstallAttempts: number;
+  /** The device's final answer to the last agent install, and when it came. */
+  agentInstallLastOutcome?: AgentInstallOutcome;
+  agentInstallLastOutcomeAt?: number;
+  /**
+   * The reason of the last `agent.reinstall.skipped` event recorded for this device while its
+   * agent is overdue: the same reason is not recorded again, so an hourly sweep does not flood
+   * the log. Cleared by an agent check-in and by a fired install.
+   */
+  agentPolicyLastSkip?: string;
+
+  // ---- periodic MDM inventory (DeviceInformation): reset by Authenticate ------------------
+
+  /** CommandUUID of the inventory DeviceInformation while it is queued (or NotNow). */
+  inventoryPending?: string;
+  /** Clock time of the last inventory cycle: a DeviceInformation queued, or a pending one pushed again. */
+  inventoryLastQueuedAt?: number;
+}
+
+/** Final answers to the agent's InstallEnterpriseApplication (NotNow keeps it pending). */
+export type AgentInstallOutcome = 'Acknowledged' | 'Error' | 'CommandFormatError';
+
+/** What an accepted agent check-in tells the server. */
+export interface AgentCheckinFacts {
+  version: string;
+  kind: AgentCheckinKind;
+  /** When that copy of the agent was installed (device clock, ms since the epoch). */
+  installedAt: number;
+  /** The app inventory, when the check-in carries one; replaces the stored one. */
+  apps?: readonly AgentApp[];
+}
+
+export interface AgentInventory {
+  /** Server clock time of the check-in that carried it. */
+  at: number;
+  apps: readonly AgentApp[];
 }
 
 export interface AuthenticateFacts extends DeviceFacts {
@@ -146,7 +205,9 @@ export class DuplicateCommandError extends Error {
 export interface Storage {
   /**
    * Records an Authenticate: device facts kept, push info, tally, bootstrap and unlock tokens
-   * reset, queue cleared, enrollment disabled, and the identity certificate (re)bound.
+   * reset, queue cleared, enrollment disabled, and the identity certificate (re)bound. The
+   * agent's history (last check-in, version, install date, inventory) is kept; the install
+   * policy's and the inventory's per-device state is reset (their commands left with the queue).
    */
   storeAuthenticate(facts: AuthenticateFacts, at: number): void;
   /** Records a TokenUpdate for an existing enrollment, enables it, and returns the new tally. Throws if the enrollment is unknown. */
@@ -184,6 +245,51 @@ export interface Storage {
   listQueue(id: string): QueueEntry[];
   queueLength(id: string): number;
   listResults(query: { id?: string; commandUUID?: string }): ResultRecord[];
+
+  // ---- the vendor agent and its install policy --------------------------------------------
+
+  /**
+   * Records an accepted agent check-in (history facts; `apps`, when given, replace the stored
+   * inventory) and ends the device's overdue episode (agentPolicyLastSkip cleared). Throws if
+   * the enrollment is unknown.
+   */
+  storeAgentCheckin(id: string, checkin: AgentCheckinFacts, at: number): void;
+  /** The latest app inventory the agent sent (latest only). */
+  agentInventory(id: string): AgentInventory | undefined;
+  /**
+   * Enabled enrollments whose agent has been silent since before `silentBefore`, silence
+   * counted from the later of the last agent check-in and the enrollment (enrolledAt). The
+   * reinstall sweep reads only these, so a backend should answer from an index, not a scan
+   * of every row's details.
+   */
+  listAgentSilent(silentBefore: number): Readonly<EnrollmentRecord>[];
+  /**
+   * The policy queued the agent's InstallEnterpriseApplication: it is pending, fired now,
+   * attempts + 1 (returned), and the skip reason cleared. Throws if the enrollment is unknown.
+   */
+  markAgentInstallQueued(id: string, commandUUID: string, at: number): number;
+  /**
+   * A final answer to an agent install: if `commandUUID` is the pending one, clears it and
+   * records the outcome. Returns whether it was the pending one.
+   */
+  storeAgentInstallOutcome(id: string, commandUUID: string, outcome: AgentInstallOutcome, at: number): boolean;
+  /** Remembers (or, undefined, forgets) the reason of the last skip event recorded for id. */
+  setAgentPolicySkip(id: string, reason: string | undefined): void;
+
+  // ---- periodic inventory ----------------------------------------------------------------
+
+  /**
+   * An inventory cycle ran for id at `at`: `commandUUID` is pending (a new DeviceInformation,
+   * or the one still pending that was pushed again).
+   */
+  markInventoryQueued(id: string, commandUUID: string, at: number): void;
+  /** A final answer to an inventory: clears it if `commandUUID` is the pending one; returns whether it was. */
+  clearInventoryPending(id: string, commandUUID: string): boolean;
+  /**
+   * Enabled enrollments whose last inventory cycle (or, with none yet, whose enrollment) was
+   * at or before `queuedBefore`, whether or not an inventory is still pending.
+   */
+  listInventoryDue(queuedBefore: number): Readonly<EnrollmentRecord>[];
 
   /** Appends an event and gives it the next id. */
   appendEvent(event: Omit<EventRecord, 'id'>): EventRecord;

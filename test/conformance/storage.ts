@@ -2,7 +2,7 @@
  * The storage conformance suite: every backend runs these same tests, unchanged.
  * Usage: `runStorageConformance('memory', () => new MemoryStorage())`.
  */
-import { DuplicateCommandError, type AuthenticateFacts, type Storage, type StoredCommand } from '../../server/storage/types';
+import { DuplicateCommandError, type AgentCheckinFacts, type AuthenticateFacts, type Storage, type StoredCommand } from '../../server/storage/types';
 
 const T0 = Date.UTC(2026, 0, 1, 12, 0, 0);
 
@@ -307,6 +307,125 @@ export function runStorageConformance(name: string, makeStore: () => Storage): v
         expect(store.nextCommand('D2')!.commandUUID).toBe('C1');
         store.storeAuthenticate(facts('D2'), T0 + 1);
         expect(store.nextCommand('D2')).toBeUndefined();
+      });
+    });
+
+    describe('the vendor agent', () => {
+      const checkin = (extra: Partial<AgentCheckinFacts> = {}): AgentCheckinFacts => ({ version: '1.4.2', kind: 'recurring', installedAt: T0 - 5000, ...extra });
+
+      it('a new enrollment has no agent facts and no install policy state', () => {
+        enrolled(store, 'A1');
+        const e = store.getEnrollment('A1')!;
+        expect(e.agentInstallAttempts).toBe(0);
+        for (const k of ['agentLastCheckinAt', 'agentVersion', 'agentInstalledAt', 'agentLastCheckinKind', 'agentInventoryAt', 'agentInstallPending', 'agentInstallLastFiredAt', 'agentInstallLastOutcome', 'agentPolicyLastSkip', 'inventoryPending', 'inventoryLastQueuedAt'] as const) {
+          expect(e[k]).toBeUndefined();
+        }
+        expect(store.agentInventory('A1')).toBeUndefined();
+      });
+
+      it('stores a check-in: server time, version, kind, install date; apps replace the inventory', () => {
+        enrolled(store, 'A1');
+        store.storeAgentCheckin('A1', checkin({ kind: 'install' }), T0 + 10);
+        expect(store.getEnrollment('A1')).toMatchObject({ agentLastCheckinAt: T0 + 10, agentVersion: '1.4.2', agentLastCheckinKind: 'install', agentInstalledAt: T0 - 5000 });
+        expect(store.getEnrollment('A1')!.agentInventoryAt).toBeUndefined();
+        const apps = [{ bundle_id: 'com.apple.Safari', name: 'Safari', version: '17.4', path: '/Applications/Safari.app' }];
+        store.storeAgentCheckin('A1', checkin({ kind: 'inventory', apps }), T0 + 20);
+        store.storeAgentCheckin('A1', checkin({ version: '1.4.3' }), T0 + 30);
+        expect(store.getEnrollment('A1')).toMatchObject({ agentLastCheckinAt: T0 + 30, agentVersion: '1.4.3', agentInventoryAt: T0 + 20 });
+        expect(store.agentInventory('A1')).toEqual({ at: T0 + 20, apps });
+        store.storeAgentCheckin('A1', checkin({ kind: 'inventory', apps: [] }), T0 + 40);
+        expect(store.agentInventory('A1')).toEqual({ at: T0 + 40, apps: [] });
+        expect(() => store.storeAgentCheckin('NOPE', checkin(), T0)).toThrow(/Authenticate/);
+      });
+
+      it('lists enabled enrollments whose agent went silent before a time, counting from the later of check-in and enrollment', () => {
+        enrolled(store, 'NEVER'); // enrolled T0 + 1000, agent never heard
+        enrolled(store, 'HEARD');
+        store.storeAgentCheckin('HEARD', checkin(), T0 + 5000);
+        enrolled(store, 'OFF');
+        store.disable('OFF', T0 + 2000);
+        const ids = (before: number) => store.listAgentSilent(before).map((e) => e.id).sort();
+        expect(ids(T0 + 1000)).toEqual([]);
+        expect(ids(T0 + 1001)).toEqual(['NEVER']);
+        expect(ids(T0 + 5001)).toEqual(['HEARD', 'NEVER']);
+        // Re-enrolled later: the old check-in no longer counts, the new enrollment does.
+        store.storeAuthenticate(facts('HEARD'), T0 + 9000);
+        store.storeTokenUpdate('HEARD', push(), T0 + 9500);
+        expect(ids(T0 + 9500)).toEqual(['NEVER']);
+        expect(ids(T0 + 9501)).toEqual(['HEARD', 'NEVER']);
+      });
+
+      it('tracks the install policy: queued (attempts counted), outcome only for the pending CommandUUID', () => {
+        enrolled(store, 'A1');
+        expect(store.markAgentInstallQueued('A1', 'IEA-1', T0 + 10)).toBe(1);
+        expect(store.getEnrollment('A1')).toMatchObject({ agentInstallPending: 'IEA-1', agentInstallLastFiredAt: T0 + 10, agentInstallAttempts: 1 });
+        expect(store.storeAgentInstallOutcome('A1', 'OTHER', 'Error', T0 + 11)).toBe(false);
+        expect(store.getEnrollment('A1')!.agentInstallPending).toBe('IEA-1');
+        expect(store.storeAgentInstallOutcome('A1', 'IEA-1', 'Error', T0 + 12)).toBe(true);
+        expect(store.getEnrollment('A1')).toMatchObject({ agentInstallLastOutcome: 'Error', agentInstallLastOutcomeAt: T0 + 12, agentInstallAttempts: 1 });
+        expect(store.getEnrollment('A1')!.agentInstallPending).toBeUndefined();
+        expect(store.storeAgentInstallOutcome('A1', 'IEA-1', 'Acknowledged', T0 + 13)).toBe(false);
+        expect(store.markAgentInstallQueued('A1', 'IEA-2', T0 + 20)).toBe(2);
+        expect(store.storeAgentInstallOutcome('NOPE', 'IEA-2', 'Acknowledged', T0)).toBe(false);
+        expect(() => store.markAgentInstallQueued('NOPE', 'X', T0)).toThrow();
+      });
+
+      it('remembers the last skip reason until an agent check-in or a fired install', () => {
+        enrolled(store, 'A1');
+        store.setAgentPolicySkip('A1', 'mdm-silent');
+        expect(store.getEnrollment('A1')!.agentPolicyLastSkip).toBe('mdm-silent');
+        store.storeAgentCheckin('A1', checkin(), T0 + 5);
+        expect(store.getEnrollment('A1')!.agentPolicyLastSkip).toBeUndefined();
+        store.setAgentPolicySkip('A1', 'retry-wait');
+        store.markAgentInstallQueued('A1', 'IEA-1', T0 + 6);
+        expect(store.getEnrollment('A1')!.agentPolicyLastSkip).toBeUndefined();
+        store.setAgentPolicySkip('A1', 'pending');
+        store.setAgentPolicySkip('A1', undefined);
+        expect(store.getEnrollment('A1')!.agentPolicyLastSkip).toBeUndefined();
+        store.setAgentPolicySkip('NOPE', 'pending');
+        expect(store.getEnrollment('NOPE')).toBeUndefined();
+      });
+
+      it('Authenticate resets the policy and inventory state but keeps the agent history', () => {
+        enrolled(store, 'A1');
+        const apps = [{ bundle_id: 'a.b', name: 'AB', version: '1' }];
+        store.storeAgentCheckin('A1', checkin({ kind: 'inventory', apps }), T0 + 5);
+        store.markAgentInstallQueued('A1', 'IEA-1', T0 + 6);
+        store.storeAgentInstallOutcome('A1', 'IEA-1', 'Acknowledged', T0 + 7);
+        store.markAgentInstallQueued('A1', 'IEA-2', T0 + 8);
+        store.setAgentPolicySkip('A1', 'pending');
+        store.markInventoryQueued('A1', 'INV-1', T0 + 9);
+        store.storeAuthenticate(facts('A1'), T0 + 100);
+        const e = store.getEnrollment('A1')!;
+        expect(e).toMatchObject({ agentLastCheckinAt: T0 + 5, agentVersion: '1.4.2', agentInstalledAt: T0 - 5000, agentLastCheckinKind: 'inventory', agentInventoryAt: T0 + 5, agentInstallAttempts: 0 });
+        for (const k of ['agentInstallPending', 'agentInstallLastFiredAt', 'agentInstallLastOutcome', 'agentInstallLastOutcomeAt', 'agentPolicyLastSkip', 'inventoryPending', 'inventoryLastQueuedAt'] as const) {
+          expect(e[k]).toBeUndefined();
+        }
+        expect(store.agentInventory('A1')).toEqual({ at: T0 + 5, apps });
+        expect(store.storeAgentInstallOutcome('A1', 'IEA-2', 'Acknowledged', T0 + 101)).toBe(false);
+      });
+    });
+
+    describe('periodic inventory', () => {
+      it('lists enabled enrollments due by their last cycle (none yet: their enrollment), pending or not', () => {
+        enrolled(store, 'I1'); // enrolled T0 + 1000
+        enrolled(store, 'I2');
+        enrolled(store, 'OFF');
+        store.disable('OFF', T0 + 1000);
+        const ids = (before: number) => store.listInventoryDue(before).map((e) => e.id).sort();
+        expect(ids(T0 + 999)).toEqual([]);
+        expect(ids(T0 + 1000)).toEqual(['I1', 'I2']);
+        store.markInventoryQueued('I1', 'INV-1', T0 + 2000);
+        expect(store.getEnrollment('I1')).toMatchObject({ inventoryPending: 'INV-1', inventoryLastQueuedAt: T0 + 2000 });
+        expect(ids(T0 + 1999)).toEqual(['I2']);
+        // Still pending at its next slot: listed (the scheduler pushes it again, queues nothing).
+        expect(ids(T0 + 2000)).toEqual(['I1', 'I2']);
+        store.markInventoryQueued('I1', 'INV-1', T0 + 3000);
+        expect(ids(T0 + 2999)).toEqual(['I2']);
+        expect(store.clearInventoryPending('I1', 'OTHER')).toBe(false);
+        expect(store.clearInventoryPending('I1', 'INV-1')).toBe(true);
+        expect(store.getEnrollment('I1')).toMatchObject({ inventoryPending: undefined, inventoryLastQueuedAt: T0 + 3000 });
+        expect(store.clearInventoryPending('NOPE', 'INV-1')).toBe(false);
       });
     });
 

@@ -8,6 +8,7 @@ import { COMMAND_CONTENT_TYPE, commands } from '../../protocol/command';
 import { buildPlist } from '../../protocol/plist';
 import { Keyring, TestMac, TOPIC, type HttpResult } from '../helpers/mdm-client';
 import { startTestServer, type TestServer } from '../helpers/server';
+import { POLICIES_OFF } from '../helpers/agent';
 
 const LIMIT = 64 * 1024;
 let t: TestServer;
@@ -16,7 +17,7 @@ let other: TestMac;
 let keys: Keyring;
 
 beforeAll(async () => {
-  t = await startTestServer({ maxBodyBytes: LIMIT });
+  t = await startTestServer({ ...POLICIES_OFF, maxBodyBytes: LIMIT });
   bystander = new TestMac(t.http);
   await bystander.enroll();
   other = new TestMac(t.http);

@@ -7,10 +7,11 @@ import { commands } from '../../protocol/command';
 import { buildPlist, parsePlist } from '../../protocol/plist';
 import { TestMac } from '../helpers/mdm-client';
 import { startTestServer, T0, type TestServer } from '../helpers/server';
+import { POLICIES_OFF } from '../helpers/agent';
 
 let t: TestServer;
 beforeAll(async () => {
-  t = await startTestServer();
+  t = await startTestServer(POLICIES_OFF);
 });
 afterAll(() => t.stop());
 
@@ -72,7 +73,7 @@ describe('clock', () => {
   });
 
   it('answers 409 in real mode', async () => {
-    const real = await startTestServer({ clock: 'real' });
+    const real = await startTestServer({ ...POLICIES_OFF, clock: 'real' });
     try {
       const r = await real.http.api('POST', '/sim/v1/clock/advance', real.token, { by: '1d' });
       expect(r.status).toBe(409);
@@ -271,7 +272,7 @@ it('the server clock starts where the test put it', () => {
 });
 
 it('stop() ends open event streams instead of waiting for them', async () => {
-  const other = await startTestServer();
+  const other = await startTestServer(POLICIES_OFF);
   const ws = new WebSocket(`${other.server.url.replace('https', 'wss')}/sim/v1/events/stream?token=${other.token}`, { ca: other.http.agent.options.ca });
   await new Promise((resolve) => ws.on('open', resolve));
   const closed = new Promise((resolve) => ws.on('close', resolve));

@@ -10,6 +10,7 @@ import { buildPlist } from '../../protocol/plist';
 import type { PlistValue } from '../../protocol/plist/types';
 import { Keyring, TestMac, TOPIC } from '../helpers/mdm-client';
 import { startTestServer, type TestServer } from '../helpers/server';
+import { POLICIES_OFF } from '../helpers/agent';
 
 let t: TestServer;
 let bystander: TestMac;
@@ -17,7 +18,7 @@ let keyring: Keyring;
 const RUNS = Number(process.env.MDMSIM_FUZZ_RUNS ?? 1000);
 
 beforeAll(async () => {
-  t = await startTestServer({ maxBodyBytes: 256 * 1024 });
+  t = await startTestServer({ ...POLICIES_OFF, maxBodyBytes: 256 * 1024 });
   bystander = new TestMac(t.http);
   await bystander.enroll();
   t.server.service.enqueue([bystander.udid], commands.ProfileList({}, { CommandUUID: 'BYSTANDER' }));

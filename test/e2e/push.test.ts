@@ -10,6 +10,7 @@ import { startServer } from '../../server/server';
 import { CourierClient, newDevice, type TestDevice } from '../helpers/apns';
 import { TestMac } from '../helpers/mdm-client';
 import { startTestServer, type TestServer } from '../helpers/server';
+import { POLICIES_OFF } from '../helpers/agent';
 
 let t: TestServer;
 const closers: (() => Promise<void>)[] = [];
@@ -34,7 +35,7 @@ async function pushableMac(server = t): Promise<{ mac: TestMac; device: TestDevi
 }
 
 beforeAll(async () => {
-  t = await startTestServer();
+  t = await startTestServer(POLICIES_OFF);
 });
 afterAll(async () => {
   for (const c of closers) await c();

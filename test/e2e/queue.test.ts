@@ -5,10 +5,11 @@ import { commands, type Command } from '../../protocol/command';
 import { buildPlist } from '../../protocol/plist';
 import { TestMac } from '../helpers/mdm-client';
 import { startTestServer, type TestServer } from '../helpers/server';
+import { POLICIES_OFF } from '../helpers/agent';
 
 let t: TestServer;
 beforeAll(async () => {
-  t = await startTestServer();
+  t = await startTestServer(POLICIES_OFF);
 });
 afterAll(() => t.stop());
 

@@ -15,13 +15,14 @@ import { reports } from '../../protocol/result';
 import { downloadProfile, macIdentity, TestMac, type HttpResult } from '../helpers/mdm-client';
 import { openssl, tempDirs } from '../helpers/pki';
 import { startTestServer, type TestServer } from '../helpers/server';
+import { POLICIES_OFF } from '../helpers/agent';
 
 const tempDir = tempDirs('mdmsim-signature-');
 const vectors = JSON.parse(fs.readFileSync(path.join(__dirname, '../../fixtures/captures/nanomdm/cryptoutil_mdm-signature-vectors.json'), 'utf8'));
 
 let t: TestServer;
 beforeAll(async () => {
-  t = await startTestServer();
+  t = await startTestServer(POLICIES_OFF);
 });
 afterAll(() => t.stop());
 
@@ -89,7 +90,7 @@ describe('refusals', () => {
     await neighbour.enroll();
     t.server.service.enqueue([mac.udid], commands.ProfileList({}, { CommandUUID: 'MAC-CMD' }));
     // A perfectly good identity, from another mdmsim (another CA).
-    other = await startTestServer();
+    other = await startTestServer(POLICIES_OFF);
     const foreign = await downloadProfile(other.http, 'ec');
     foreignSign = (body) => foreign.signer.sign(body);
     // A successful Idle now would move lastSeenAt: a refusal must not.
@@ -239,7 +240,7 @@ describe('re-enrollment', () => {
 
 describe('expiry by the lab clock', () => {
   it('a year and a day later the identity is refused as expired; a new profile works again', async () => {
-    const s = await startTestServer();
+    const s = await startTestServer(POLICIES_OFF);
     try {
       const mac = new TestMac(s.http);
       await mac.enroll();
@@ -260,7 +261,7 @@ describe('expiry by the lab clock', () => {
 
 describe('--auth none', () => {
   it('accepts unsigned requests, and ignores a signature if one is sent', async () => {
-    const s = await startTestServer({ auth: 'none' });
+    const s = await startTestServer({ ...POLICIES_OFF, auth: 'none' });
     try {
       const mac = new TestMac(s.http, macIdentity(), { sign: false });
       await mac.enroll();
@@ -275,7 +276,7 @@ describe('--auth none', () => {
 
 describe('the opt-in identity key pool', () => {
   it('gives every Mac its own certificate, so each is bound and answered as itself', async () => {
-    const s = await startTestServer({ identityKeyPool: 1 });
+    const s = await startTestServer({ ...POLICIES_OFF, identityKeyPool: 1 });
     try {
       const [a, b] = [new TestMac(s.http, macIdentity(), { keyType: 'rsa' }), new TestMac(s.http, macIdentity(), { keyType: 'rsa' })];
       await a.enroll();

@@ -1,0 +1,3 @@
+export { AgentService, NEXT_CHECKIN_SECONDS } from './agent-service';
+export { AGENT_MAX_BODY_BYTES, createAgentHandler, isAgentPath } from './handler';
+export { AgentArtifacts, agentPackageBytes, DEFAULT_AGENT_CHUNK_BYTES, DEFAULT_AGENT_PACKAGE_BYTES, type AgentPackageOptions } from './package';
