@@ -8,6 +8,12 @@ import { IDENTITY_KEY_TYPES, type IdentityKeyType } from '../server/pki';
 import { readFileSync } from 'node:fs';
 import { AUTH_MODES, startServer, type AuthMode } from '../server/server';
 import type { ProviderKeyInput } from '../server/apns';
+import { RealClock } from '../protocol/clock';
+import { Fleet } from '../agent-sim';
+import { DEFAULT_LAB_START, startLab } from './lab';
+import { playScenario } from './scenario';
+import { SCENARIOS, scenarioNamed } from './scenarios';
+import { formatEvent, isRoutine } from './timeline';
 
 function port(value: string): number {
   const n = Number(value);
@@ -116,25 +122,212 @@ export function buildProgram(): Command {
       log.info({ url: server.url, apns: server.info.apns, courier: server.info.courier, clock: opts.clock, auth: opts.auth, topic: server.pushCert.topic, dataDir: server.dataDir }, 'mdmsim serving');
       if (opts.auth === 'none') log.warn('--auth none: MDM requests are not checked for Mdm-Signature');
       process.stdout.write(`${JSON.stringify(server.info)}\n`);
-      let stopping = false;
-      const stop = (signal: string) => {
-        // A second Ctrl-C means now, whatever the first one is still waiting for.
-        if (stopping) process.exit(130);
-        stopping = true;
-        log.info({ signal }, 'stopping');
-        server.stop().then(
-          () => process.exit(0),
-          (error) => {
-            log.error({ err: error }, 'stop failed');
-            process.exit(1);
-          },
-        );
-      };
-      process.on('SIGINT', () => stop('SIGINT'));
-      process.on('SIGTERM', () => stop('SIGTERM'));
+      onStopSignal(log, () => server.stop());
     });
 
+  program
+    .command('fleet')
+    .description('run simulated Macs against an MDM server that serves /mdm/enroll (mdmsim serve, or your own)')
+    .requiredOption('--server <url>', 'the MDM host, e.g. https://127.0.0.1:8443', httpsUrl)
+    .requiredOption('--ca <path>', 'PEM of the CA the server certificate chains to (mdmsim serve prints it as caCert)')
+    .requiredOption('--count <n>', 'how many Macs', positiveInteger)
+    .option('--seed <seed>', 'identities are deterministic from the seed and shard', 'mdmsim')
+    .option('--shard <i/n>', 'this is shard i of n (1-based): shards never share an identity', shard)
+    .option('--courier <url>', 'the APNs courier (default ws://<server host>:5223)', wsUrl)
+    .addOption(new Option('--key <type>', 'key type the Macs ask for at /mdm/enroll (default: the server\'s choice)').choices(['ec', 'rsa']))
+    .option('--concurrency <n>', 'enrollments in flight at once', positiveInteger, 32)
+    .option('--exit-after-enroll', 'exit once every Mac has enrolled (default: keep running, as Macs do)')
+    .addOption(new Option('--log-level <level>', 'stderr log level').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'))
+    .action((opts: FleetCliOptions) => runFleet(opts));
+
+  program
+    .command('lab')
+    .description('one process: server, simulated Macs and a virtual clock; plays a scenario and prints its timeline')
+    .option('--scenario <name>', `a shipped scenario: ${Object.keys(SCENARIOS).join(', ')}`)
+    .option('--devices <n>', 'Macs in the lab (default: the scenario\'s, else 3)', nonNegativeInteger)
+    .option('--exit', 'exit when the scenario ends: 0 only if every expectation held')
+    .option('--host <host>', 'interface to listen on', '127.0.0.1')
+    .option('--port <port>', 'HTTPS port of the MDM host (0 = any free port)', port, 0)
+    .option('--seed <seed>', 'identities are deterministic from the seed', 'mdmsim-lab')
+    .option('--data-dir <dir>', 'where the CA and certificates are kept (default: a temporary one)')
+    .option('--no-color', 'plain timeline even on a terminal')
+    .addOption(new Option('--log-level <level>', 'stderr log level').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('warn'))
+    .action((opts: LabCliOptions) => runLab(opts));
+
   return program;
+}
+
+function nonNegativeInteger(value: string): number {
+  if (!/^\d+$/.test(value)) throw new InvalidArgumentError('expected a whole number (0 or more)');
+  return Number(value);
+}
+
+function shard(value: string): { index: number; of: number } {
+  const m = /^(\d+)\/(\d+)$/.exec(value);
+  const index = Number(m?.[1]);
+  const of = Number(m?.[2]);
+  if (!m || of < 1 || index < 1 || index > of) throw new InvalidArgumentError('expected i/n with 1 ≤ i ≤ n, e.g. 2/4 (the second of four shards)');
+  return { index: index - 1, of };
+}
+
+function wsUrl(value: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new InvalidArgumentError('expected a URL such as ws://127.0.0.1:5223');
+  }
+  if (url.protocol !== 'ws:' && url.protocol !== 'wss:') throw new InvalidArgumentError('the courier is a WebSocket: use ws:// or wss://');
+  return value;
+}
+
+interface FleetCliOptions {
+  server: string;
+  ca: string;
+  count: number;
+  seed: string;
+  shard?: { index: number; of: number };
+  courier?: string;
+  key?: 'ec' | 'rsa';
+  concurrency: number;
+  exitAfterEnroll?: boolean;
+  logLevel: string;
+}
+
+async function runFleet(opts: FleetCliOptions): Promise<void> {
+  const log = pino({ level: opts.logLevel, base: undefined }, pino.destination(2));
+  let ca: Buffer;
+  try {
+    ca = readFileSync(opts.ca);
+  } catch (error) {
+    throw new Error(`--ca ${opts.ca}: ${(error as Error).message} (mdmsim serve prints the CA's path as caCert in its ready line)`);
+  }
+  if (!ca.toString('latin1').includes('-----BEGIN CERTIFICATE-----')) throw new Error(`--ca ${opts.ca}: expected a PEM certificate`);
+  const fleet = await Fleet.start({
+    server: opts.server,
+    ca,
+    count: opts.count,
+    seed: opts.seed,
+    shard: opts.shard,
+    courier: opts.courier,
+    keyType: opts.key,
+    enrollConcurrency: opts.concurrency,
+    clock: new RealClock((error, label) => log.error({ err: error, timer: label }, 'timer failed')),
+    onEvent: log.isLevelEnabled('debug') ? (e) => log.debug({ udid: e.udid, event: e.type }, e.summary) : undefined,
+  });
+  const progress = process.stderr.isTTY ? new Progress('enrolling', opts.count) : undefined;
+  const started = performance.now();
+  const report = await fleet.enrollAll({ onProgress: (done, total, failed) => progress?.update(done, failed) });
+  progress?.done();
+  const seconds = (performance.now() - started) / 1000;
+  for (const f of report.failed.slice(0, 10)) log.error({ udid: f.udid }, `enrollment failed: ${f.error}`);
+  if (report.failed.length > 10) log.error(`${report.failed.length - 10} more enrollments failed`);
+  process.stdout.write(`${JSON.stringify({ enrolled: report.enrolled, failed: report.failed.length, seconds: Math.round(seconds * 10) / 10 })}\n`);
+  if (opts.exitAfterEnroll || report.enrolled === 0) {
+    await fleet.stop();
+    process.exit(report.failed.length === 0 ? 0 : 1);
+  }
+  log.info({ macs: report.enrolled }, 'fleet running: Macs answer pushes and their agents check in; Ctrl-C stops');
+  onStopSignal(log, () => fleet.stop());
+}
+
+/** One line redrawn on a terminal: `enrolling 120/1000 (2 failed)`. */
+class Progress {
+  private last = 0;
+  constructor(
+    private readonly what: string,
+    private readonly total: number,
+  ) {}
+  update(done: number, failed: number): void {
+    const now = performance.now();
+    if (now - this.last < 100 && done < this.total) return;
+    this.last = now;
+    process.stderr.write(`\r${this.what} ${done}/${this.total}${failed ? ` (${failed} failed)` : ''}\x1b[K`);
+  }
+  done(): void {
+    process.stderr.write('\n');
+  }
+}
+
+interface LabCliOptions {
+  scenario?: string;
+  devices?: number;
+  exit?: boolean;
+  host: string;
+  port: number;
+  seed: string;
+  dataDir?: string;
+  color: boolean;
+  logLevel: string;
+}
+
+async function runLab(opts: LabCliOptions): Promise<void> {
+  const log = pino({ level: opts.logLevel, base: undefined }, pino.destination(2));
+  const scenario = opts.scenario === undefined ? undefined : scenarioNamed(opts.scenario);
+  if (opts.scenario !== undefined && !scenario) {
+    throw new Error(`--scenario ${opts.scenario}: no such scenario; shipped: ${Object.keys(SCENARIOS).join(', ')}`);
+  }
+  if (opts.exit && !scenario) throw new Error('--exit ends the lab when its scenario ends: name one with --scenario');
+  const color = opts.color && process.stdout.isTTY === true;
+  const lab = await startLab({
+    devices: 0,
+    seed: opts.seed,
+    host: opts.host,
+    port: opts.port,
+    dataDir: opts.dataDir,
+    server: { onError: (error) => log.error({ err: error }, 'unexpected error') },
+  });
+  log.info(lab.server.info, 'lab serving');
+  if (!scenario) {
+    // The default lab: a few Macs, enrolled with their agents, waiting for an instructor.
+    process.stdout.write(`${JSON.stringify(lab.server.info)}\n`);
+    const labelOf = (udid: string) => `Mac ${lab.macs.findIndex((m) => m.udid === udid) + 1}`;
+    lab.server.events.subscribe((e) => {
+      if (!isRoutine(e)) process.stdout.write(`${formatEvent(e, { start: DEFAULT_LAB_START, labelOf, color })}\n`);
+    });
+    await lab.enroll(opts.devices ?? 3);
+    onStopSignal(log, () => lab.stop());
+    return;
+  }
+  const devices = opts.devices ?? scenario.devices;
+  process.stdout.write(`${color ? '\x1b[1m' : ''}${scenario.title}${color ? '\x1b[0m' : ''}\n${scenario.description}\n\n`);
+  const report = await playScenario({ ...scenario, devices }, { lab, color });
+  for (const line of report.timeline) process.stdout.write(`${line}\n`);
+  process.stdout.write('\n');
+  for (const x of report.expectations) {
+    const mark = x.ok ? (color ? '\x1b[32m✓\x1b[0m' : '✓') : color ? '\x1b[31m✗\x1b[0m' : '✗';
+    process.stdout.write(`${mark} ${x.describe}\n`);
+    for (const f of x.failures) process.stdout.write(`    ${f}\n`);
+  }
+  process.stdout.write(
+    `\n${scenario.name}: ${report.passed ? 'every expectation held' : `${report.expectations.filter((x) => !x.ok).length} expectation(s) failed`} ` +
+      `(${Math.round(report.virtualMs / 86_400_000)} virtual days in ${(report.wallMs / 1000).toFixed(1)} s)\n`,
+  );
+  if (opts.exit) {
+    await lab.stop();
+    process.exit(report.passed ? 0 : 1);
+  }
+  process.stdout.write(`${JSON.stringify(lab.server.info)}\n`);
+  onStopSignal(log, () => lab.stop());
+}
+
+function onStopSignal(log: pino.Logger, stop: () => Promise<void>): void {
+  let stopping = false;
+  const handler = (signal: string) => {
+    // A second Ctrl-C means now, whatever the first one is still waiting for.
+    if (stopping) process.exit(130);
+    stopping = true;
+    log.info({ signal }, 'stopping');
+    stop().then(
+      () => process.exit(0),
+      (error) => {
+        log.error({ err: error }, 'stop failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', () => handler('SIGINT'));
+  process.on('SIGTERM', () => handler('SIGTERM'));
 }
 
 export async function main(argv: string[]): Promise<void> {

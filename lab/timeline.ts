@@ -1,0 +1,82 @@
+/**
+ * The timeline a lab prints: one line per exchange, in virtual time, from → to, what, and
+ * the device it concerns. Routine traffic (an agent checking in every 15 minutes) is folded
+ * into one line per device per day, so a ten-day story stays readable.
+ */
+import type { EventRecord } from '../server/storage/types';
+
+export interface TimelineOptions {
+  /** Time 0 of the story: lines show `day N HH:MM:SS` from it. */
+  start: number;
+  /** A short name for a device (default: the first 8 characters of its UDID). */
+  labelOf?: (udid: string) => string;
+  /** ANSI colours (for a TTY). */
+  color?: boolean;
+  /** Fold recurring agent check-ins and routine inventory into daily counts (default true). */
+  fold?: boolean;
+}
+
+const DAY = 86_400_000;
+
+const PARTY: Record<string, string> = { device: 'Mac', mdm: 'MDM', apns: 'APNs', agent: 'agent', operator: 'operator', policy: 'policy', clock: 'clock' };
+
+const COLOR_OF: Array<[RegExp, string]> = [
+  [/^agent\.reinstall\.fired|^mdm\.command\.result.*|fault/, '\x1b[33m'],
+  [/failed|rejected|error/i, '\x1b[31m'],
+  [/^agent\./, '\x1b[36m'],
+  [/^apns\.|^mdm\.push/, '\x1b[35m'],
+  [/^mac\./, '\x1b[32m'],
+];
+
+export function virtualTime(at: number, start: number): string {
+  const rel = at - start;
+  const day = Math.floor(rel / DAY);
+  const t = new Date(at).toISOString().slice(11, 19);
+  return `day ${String(day).padStart(2)} ${t}`;
+}
+
+/** Whether an event is routine traffic that the timeline folds. */
+export function isRoutine(e: EventRecord): boolean {
+  if (e.type === 'agent.checkin') return (e.data as { kind?: string } | undefined)?.kind !== 'install';
+  return false;
+}
+
+export function formatEvent(e: EventRecord, options: TimelineOptions): string {
+  const who = e.udid === undefined ? '' : (options.labelOf?.(e.udid) ?? e.udid.slice(0, 8));
+  const arrow = `${PARTY[e.from] ?? e.from} → ${PARTY[e.to] ?? e.to}`;
+  const line = `${virtualTime(e.at, options.start)}  ${who.padEnd(7)} ${arrow.padEnd(18)} ${e.summary}`;
+  if (!options.color) return line;
+  const color = COLOR_OF.find(([re]) => re.test(e.type) || re.test(e.summary))?.[1];
+  return color ? `${color}${line}\x1b[0m` : line;
+}
+
+/** The lines of a timeline, folding routine traffic per device per day (a line where the day's first one was). */
+export function formatTimeline(events: readonly EventRecord[], options: TimelineOptions): string[] {
+  const fold = options.fold ?? true;
+  type Folded = { udid: string; count: number; first: number; last: number };
+  const entries: Array<string | Folded> = [];
+  const open = new Map<string, Folded>();
+  for (const e of events) {
+    if (fold && e.udid !== undefined && isRoutine(e)) {
+      const key = `${e.udid}|${Math.floor((e.at - options.start) / DAY)}`;
+      const f = open.get(key);
+      if (f) {
+        f.count++;
+        f.last = e.at;
+      } else {
+        const created: Folded = { udid: e.udid, count: 1, first: e.at, last: e.at };
+        open.set(key, created);
+        entries.push(created);
+      }
+      continue;
+    }
+    entries.push(formatEvent(e, options));
+  }
+  return entries.map((entry) => {
+    if (typeof entry === 'string') return entry;
+    const who = options.labelOf?.(entry.udid) ?? entry.udid.slice(0, 8);
+    const span = entry.count === 1 ? '' : `, the last at ${virtualTime(entry.last, options.start).replace(/\s+/g, ' ')}`;
+    const line = `${virtualTime(entry.first, options.start)}  ${who.padEnd(7)} ${'agent → MDM'.padEnd(18)} ${entry.count} routine agent check-in${entry.count === 1 ? '' : 's'}${span}`;
+    return options.color ? `\x1b[2m${line}\x1b[0m` : line;
+  });
+}

@@ -1,0 +1,123 @@
+/**
+ * `mdmsim lab` and `mdmsim fleet` as a user runs them: child processes, real sockets.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { HttpsClient } from '../helpers/mdm-client';
+
+jest.setTimeout(90_000);
+
+const root = join(__dirname, '../..');
+const bin = join(root, 'bin/mdmsim.js');
+
+beforeAll(() => {
+  if (!existsSync(join(root, 'dist/lab/cli.js'))) throw new Error('dist/ is missing: npm test builds it first (npm run build)');
+});
+
+function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (d) => (stdout += d));
+  child.stderr!.on('data', (d) => (stderr += d));
+  return new Promise((resolve) => child.once('exit', (code) => resolve({ code, stdout, stderr })));
+}
+
+function firstLine(child: ChildProcess, err: () => string): Promise<any> {
+  return new Promise((resolve, reject) => {
+    createInterface({ input: child.stdout! }).once('line', (line) => {
+      try {
+        resolve(JSON.parse(line));
+      } catch {
+        reject(new Error(`not JSON: ${line}\n${err()}`));
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`exited with ${code}:\n${err()}`)));
+  });
+}
+
+describe('mdmsim lab --scenario agent-reinstall --exit', () => {
+  it('plays the story, prints its timeline in virtual time, and exits 0 because every expectation held', async () => {
+    const { code, stdout, stderr } = await run(['lab', '--scenario', 'agent-reinstall', '--exit', '--no-color']);
+    expect(stderr).not.toMatch(/error/i);
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/^day {2}0 09:00:00 {2}Mac 1 /m);
+    expect(stdout).toMatch(/^day {2}9 .*Mac 2 .*reinstall/im);
+    expect(stdout).toMatch(/✓ the rule fires for Mac 2 alone/);
+    expect(stdout).not.toMatch(/✗/);
+    expect(stdout).toMatch(/agent-reinstall: every expectation held/);
+    // No colour codes when stdout is not a terminal.
+    expect(stdout).not.toMatch(/\x1b\[/);
+  });
+
+  it('refuses an unknown scenario and --exit without one, saying what to do', async () => {
+    const unknown = await run(['lab', '--scenario', 'nope', '--exit']);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toMatch(/no such scenario; shipped: agent-reinstall/);
+    const bare = await run(['lab', '--exit']);
+    expect(bare.code).toBe(1);
+    expect(bare.stderr).toMatch(/--scenario/);
+  });
+});
+
+describe('mdmsim fleet against mdmsim serve', () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'mdmsim-cli-fleet-'));
+  afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+
+  it('enrolls Macs over the wire (signatures on), reports on stdout, keeps them running until SIGTERM: their agents check in', async () => {
+    const server = spawn(process.execPath, [bin, 'serve', '--port', '0', '--data-dir', dataDir, '--api-token', 'fleet-test', '--log-level', 'warn'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let serverErr = '';
+    server.stderr!.on('data', (d) => (serverErr += d));
+    try {
+      const ready = await firstLine(server, () => serverErr);
+      const origin = new URL(ready.mdm).origin;
+      const fleet = spawn(process.execPath, [bin, 'fleet', '--server', origin, '--ca', ready.caCert, '--courier', ready.courier, '--count', '3', '--seed', 'cli', '--key', 'ec'], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let fleetErr = '';
+      fleet.stderr!.on('data', (d) => (fleetErr += d));
+      const http = new HttpsClient(origin, ready.caCert);
+      try {
+        const summary = await firstLine(fleet, () => fleetErr);
+        expect(summary).toMatchObject({ enrolled: 3, failed: 0 });
+        // The fleet keeps running: each Mac is pushed, installs the agent, and its agent checks in.
+        let list: any[] = [];
+        for (let i = 0; i < 100; i++) {
+          const devices = await http.send('GET', '/sim/v1/devices', undefined, { authorization: 'Bearer fleet-test' });
+          list = JSON.parse(devices.body.toString());
+          if (list.length === 3 && list.every((d) => d.agent?.lastCheckinAt)) break;
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        expect(list).toHaveLength(3);
+        for (const d of list) {
+          expect(d.identityCertSha256).toMatch(/^[0-9a-f]{64}$/);
+          expect(d.serialNumber).toMatch(/^[0-9A-Z]{12}$/);
+          expect(d.agent).toMatchObject({ installed: true, version: '1.4.2' });
+        }
+        const stopped = new Promise((resolve) => fleet.once('exit', (code) => resolve(code)));
+        fleet.kill('SIGTERM');
+        expect(await stopped).toBe(0);
+      } finally {
+        http.close();
+        fleet.kill('SIGKILL');
+      }
+    } finally {
+      server.kill('SIGTERM');
+    }
+  });
+
+  it('says what is wrong with bad flags', async () => {
+    const r = await run(['fleet', '--server', 'http://x', '--ca', '/nonexistent', '--count', '0']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/https|whole number/);
+    const shard = await run(['fleet', '--server', 'https://127.0.0.1:1', '--ca', '/nonexistent', '--count', '1', '--shard', '3/2']);
+    expect(shard.code).toBe(1);
+    expect(shard.stderr).toMatch(/i\/n/);
+    const ca = await run(['fleet', '--server', 'https://127.0.0.1:1', '--ca', '/nonexistent', '--count', '1']);
+    expect(ca.code).toBe(1);
+    expect(ca.stderr).toMatch(/--ca \/nonexistent/);
+  });
+});
