@@ -11,17 +11,26 @@
  * Each check-in is `POST <checkinUrl>` with the JSON body and `Mdm-Signature`: the detached CMS
  * of the exact body bytes, signed by the Mac's MDM identity (protocol/agent.ts). The body's
  * constant part is built once per agent start; a check-in only appends the kind and the time.
+ *
+ * A signed check-in earns a session token (protocol/agent.ts): the running agent keeps it (one
+ * string, one number) and sends `Authorization: Bearer` instead of signing until less than
+ * AGENT_SESSION_REFRESH_MARGIN_MS of its life remains; a 401 to a token drops it and sends the
+ * same body again, signed, once. The install check-in always signs, and a restart (reinstall,
+ * erase) starts without a token.
  */
 import {
   AGENT_CHECKIN_CONTENT_TYPE,
   AGENT_CHECKIN_INTERVAL_MS,
   AGENT_CHECKIN_PATH,
   AGENT_INVENTORY_INTERVAL_MS,
+  AGENT_SESSION_REFRESH_MARGIN_MS,
+  AGENT_SESSION_SCHEME,
   AGENT_VERSION,
   type AgentCheckinKind,
   type AgentCheckinResponse,
 } from '../protocol/agent';
 import type { Clock } from '../protocol/clock';
+import type { HttpResponse } from './http';
 import { BucketScheduler, nextOnGrid } from './scheduler';
 import type { SimulatedMac } from './mac';
 
@@ -30,7 +39,7 @@ export interface AgentRunnerOptions {
   onError?: (error: unknown) => void;
 }
 
-/** What the agent runner keeps on a Mac (a few numbers and one string). */
+/** What the agent runner keeps on a Mac (a few numbers and strings). */
 export interface AgentRuntime {
   /** When its next scheduled check-in is due; undefined when the agent is not running. */
   dueAt: number | undefined;
@@ -39,6 +48,10 @@ export interface AgentRuntime {
   /** `{"udid":…,"kind":"` — everything of the body before the kind. */
   prefix: string;
   checkinUrl: string;
+  /** The session token a signed check-in earned; undefined: sign. */
+  session: string | undefined;
+  /** Until when (this Mac's clock) the agent sends `session` rather than signing: its expiry less the refresh margin. */
+  sessionUntil: number;
 }
 
 const MINUTE = 60_000;
@@ -78,7 +91,7 @@ export class AgentRunner {
       '","os_version":', JSON.stringify(id.osVersion),
       ',"kind":"',
     ].join('');
-    const rt: AgentRuntime = { dueAt: undefined, inventoryDueAt: now + AGENT_INVENTORY_INTERVAL_MS, intervalMs, prefix, checkinUrl };
+    const rt: AgentRuntime = { dueAt: undefined, inventoryDueAt: now + AGENT_INVENTORY_INTERVAL_MS, intervalMs, prefix, checkinUrl, session: undefined, sessionUntil: 0 };
     mac.agentRuntime = rt;
     this.scheduleNext(mac, rt, nextOnGrid(now + 1, intervalMs, this.phaseOf(mac, intervalMs)));
     mac.emit('mac.agent.started', `agent ${a.version ?? AGENT_VERSION} started; checks in every ${Math.round(intervalMs / MINUTE)} min at ${checkinUrl}`, { version: a.version ?? AGENT_VERSION, checkinUrl });
@@ -128,13 +141,19 @@ export class AgentRunner {
       return;
     }
     const bytes = Buffer.from(body);
+    // The install check-in always signs; the others use the session token while it lasts.
+    let bearer = kind !== 'install' && rt.session !== undefined && now < rt.sessionUntil ? rt.session : undefined;
     let status: number;
     let answer: Buffer;
     try {
-      const res = await mac.request(
-        { method: 'POST', url: rt.checkinUrl, body: bytes, headers: { 'content-type': AGENT_CHECKIN_CONTENT_TYPE, 'mdm-signature': signer.sign(bytes) } },
-        'agent',
-      );
+      let res = await this.post(mac, rt, bytes, bearer === undefined ? signer.sign(bytes) : undefined, bearer);
+      if (res.status === 401 && bearer !== undefined) {
+        // Expired, or revoked (re-enrollment, server restart): drop it and sign, once.
+        if (rt.session === bearer) rt.session = undefined;
+        if (mac.listening) mac.emit('mac.agent.session.refused', `agent ${kind} check-in: session token refused (${res.body.toString('utf8', 0, 200)}); signing`, { kind, status: res.status });
+        bearer = undefined;
+        res = await this.post(mac, rt, bytes, signer.sign(bytes), undefined);
+      }
       status = res.status;
       answer = res.body;
     } catch (error) {
@@ -152,6 +171,7 @@ export class AgentRunner {
       mac.emit('mac.agent.checkin.failed', `POST ${AGENT_CHECKIN_PATH} (${kind}) → 200 with a body that is not JSON`, { kind, status });
       return;
     }
+    if (bearer === undefined) this.keepSession(rt, reply, now);
     if (mac.listening) mac.emit('mac.agent.checkin', `agent ${kind} check-in → 200`, { kind });
     if (reply.uninstall === true) {
       mac.removeAgent('the server asked the agent to uninstall itself');
@@ -163,6 +183,30 @@ export class AgentRunner {
     if (next !== undefined && live === rt && rt.dueAt !== undefined && next > rt.dueAt + MINUTE) {
       this.scheduleNext(mac, rt, nextOnGrid(next, rt.intervalMs, this.phaseOf(mac, rt.intervalMs)));
     }
+  }
+
+  /** One POST of the check-in body, signed or with the session token. */
+  private post(mac: SimulatedMac, rt: AgentRuntime, bytes: Buffer, signature: string | undefined, bearer: string | undefined): Promise<HttpResponse> {
+    const headers: Record<string, string> =
+      signature !== undefined
+        ? { 'content-type': AGENT_CHECKIN_CONTENT_TYPE, 'mdm-signature': signature }
+        : { 'content-type': AGENT_CHECKIN_CONTENT_TYPE, authorization: `${AGENT_SESSION_SCHEME} ${bearer!}` };
+    return mac.request({ method: 'POST', url: rt.checkinUrl, body: bytes, headers }, 'agent');
+  }
+
+  /**
+   * After a signed check-in: the token it earned, used until its life (as the server measures
+   * it, so clock skew does not matter) less the margin has passed on this Mac's clock; none if
+   * the server issued none (auth none, another server) or one too short-lived to use.
+   */
+  private keepSession(rt: AgentRuntime, reply: Partial<AgentCheckinResponse>, sentAt: number): void {
+    rt.session = undefined;
+    rt.sessionUntil = 0;
+    if (typeof reply.session_token !== 'string' || reply.session_token === '' || typeof reply.session_expires_at !== 'string' || typeof reply.server_time !== 'string') return;
+    const life = Date.parse(reply.session_expires_at) - Date.parse(reply.server_time);
+    if (!(life > AGENT_SESSION_REFRESH_MARGIN_MS)) return;
+    rt.session = reply.session_token;
+    rt.sessionUntil = sentAt + life - AGENT_SESSION_REFRESH_MARGIN_MS;
   }
 }
 

@@ -8,6 +8,27 @@
  * sends the detached CMS as `Mdm-Signature`, exactly as the MDM client does. The server
  * accepts it only from the certificate bound to that UDID at Authenticate. (A server started
  * with auth `none` skips the check, as it does for MDM.)
+ *
+ * Session tokens spare the agent a signature (and the server a CMS parse and verify) on every
+ * check-in, as real agents authenticate once and then use a short-lived credential:
+ *
+ *   1. A signed check-in that succeeds answers `session_token` (opaque) and
+ *      `session_expires_at` (ISO, the server's clock; 24 h after the check-in by default).
+ *   2. Later check-ins may send `Authorization: Bearer <session_token>` instead of
+ *      `Mdm-Signature`. The server accepts it while it is unexpired (server clock), names the
+ *      body's `udid`, was issued for the identity certificate that enrollment is bound to now
+ *      (a re-enrollment or an erase ends it) and the enrollment is enabled. It keeps no state
+ *      per token: the token carries its claims under an HMAC whose key the server makes when it
+ *      starts, so a server restart ends every session too.
+ *   3. Otherwise it answers 401 with a problem body (`session-expired`, `bad-session-token`,
+ *      `session-revoked`; field `Authorization`) saying to sign: the agent drops the token and
+ *      sends the same check-in again, signed, which earns a new one.
+ *
+ * With both headers the signature is checked and the token ignored. The agent signs its first
+ * check-in after an install (`install`) always, and signs again (refreshing the token) once
+ * less than AGENT_SESSION_REFRESH_MARGIN_MS of the token's life remains; it measures that life
+ * as `session_expires_at - server_time`, so its own clock may differ from the server's. A
+ * reinstall or an erase drops the token. A server with auth `none` issues no tokens.
  */
 import { problem } from './problem';
 
@@ -29,6 +50,10 @@ export function agentPackageName(version: string): string {
 export const AGENT_CHECKIN_INTERVAL_MS = 15 * 60_000;
 /** The check-in that carries the app inventory comes once a day. */
 export const AGENT_INVENTORY_INTERVAL_MS = 24 * 3_600_000;
+/** The agent signs (and so gets a new session token) once less than this remains of its token's life. */
+export const AGENT_SESSION_REFRESH_MARGIN_MS = 3_600_000;
+/** The `Authorization` scheme of a session token. */
+export const AGENT_SESSION_SCHEME = 'Bearer';
 
 /**
  * The `Configuration` dictionary of the agent's InstallEnterpriseApplication (macOS 11+):
@@ -81,6 +106,13 @@ export interface AgentCheckinResponse {
   next_checkin_seconds: number;
   /** The server asks the agent to remove itself (the device was deleted). */
   uninstall?: boolean;
+  /**
+   * After a signed check-in (and not with auth `none`): a credential for the next check-ins,
+   * sent as `Authorization: Bearer <session_token>` instead of `Mdm-Signature`. Opaque.
+   */
+  session_token?: string;
+  /** When session_token stops being accepted (ISO, the server's clock). */
+  session_expires_at?: string;
 }
 
 const MAX_APPS = 10_000;

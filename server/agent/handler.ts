@@ -4,11 +4,14 @@
  *
  *   GET|HEAD /agent/manifest.plist                 app manifest (application/xml)
  *   GET|HEAD /agent/packages/mdmsim-agent-<v>.pkg  the package (application/octet-stream)
- *   POST     /agent/v1/checkin                     JSON check-in, signed like MDM requests
+ *   POST     /agent/v1/checkin                     JSON check-in, signed like MDM requests,
+ *                                                  or with `Authorization: Bearer <session_token>`
  *
  * Unlike MDM requests (where 401 makes a real Mac unenroll), a check-in with a missing or bad
- * signature answers 401: the agent is ours, and 401 is what it means. No WWW-Authenticate
- * header: there is no HTTP authentication scheme to offer, the body says what to send.
+ * signature or session token answers 401: the agent is ours, and 401 is what it means. No
+ * WWW-Authenticate header: the only way to a credential is a signed check-in, and the body says
+ * so. With both headers the signature is checked and the token ignored. With auth `none`
+ * neither is checked.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { AGENT_CHECKIN_CONTENT_TYPE, AGENT_CHECKIN_PATH, AGENT_MANIFEST_PATH, AGENT_PACKAGE_PREFIX } from '../../protocol/agent';
@@ -20,6 +23,7 @@ import { mediaType, sendProblem } from '../http/respond';
 import type { EventLog } from '../service/event-log';
 import type { AgentService } from './agent-service';
 import type { AgentArtifacts } from './package';
+import { isBearer, type AgentSessionClaim } from './session';
 
 /** A check-in with a full app inventory fits many times over. */
 export const AGENT_MAX_BODY_BYTES = 1024 * 1024;
@@ -75,7 +79,17 @@ export function createAgentHandler(options: AgentHandlerOptions) {
     let udid: string | undefined;
     try {
       let signer: VerifiedSigner | undefined;
-      if (verifier) {
+      let session: AgentSessionClaim | undefined;
+      const authorization = req.headers.authorization;
+      if (verifier && service.sessions && req.headers[MDM_SIGNATURE_HEADER] === undefined && isBearer(authorization)) {
+        try {
+          // MAC and expiry before the body is interpreted; the service matches the claims to it.
+          session = service.verifySession(authorization);
+        } catch (error) {
+          udid = udidForLog(body);
+          throw error;
+        }
+      } else if (verifier) {
         try {
           // Before the body is interpreted: an unsigned or foreign request changes nothing.
           signer = verifier.verify(req.headers[MDM_SIGNATURE_HEADER], body);
@@ -94,7 +108,7 @@ export function createAgentHandler(options: AgentHandlerOptions) {
         });
       }
       if (typeof value === 'object' && value !== null && typeof (value as { udid?: unknown }).udid === 'string') udid = (value as { udid: string }).udid;
-      const answer = service.checkin(value, signer);
+      const answer = service.checkin(value, signer, session);
       res.writeHead(200, { 'content-type': JSON_TYPE, 'content-length': Buffer.byteLength(answer) });
       res.end(answer);
     } catch (error) {

@@ -102,11 +102,18 @@ describe('POST /agent/v1/checkin', () => {
     const r = await agentCheckin(mac, 'install');
     expect(r.status).toBe(200);
     expect(r.headers['content-type']).toBe('application/json; charset=utf-8');
-    expect(JSON.parse(r.body.toString())).toEqual({ ok: true, server_time: new Date(before).toISOString(), next_checkin_seconds: 900 });
+    // A signed check-in earns a session token (test/e2e/agent-session.test.ts has the rest).
+    expect(JSON.parse(r.body.toString())).toEqual({
+      ok: true,
+      server_time: new Date(before).toISOString(),
+      next_checkin_seconds: 900,
+      session_token: expect.any(String),
+      session_expires_at: new Date(before + 24 * 3_600_000).toISOString(),
+    });
     const e = t.server.store.getEnrollment(mac.udid)!;
     expect(e).toMatchObject({ agentLastCheckinAt: before, agentVersion: AGENT_VERSION, agentLastCheckinKind: 'install' });
     const [event] = await eventsOf(t, 'agent.checkin', mac.udid);
-    expect(event).toMatchObject({ summary: `agent ${AGENT_VERSION} install check-in`, data: { kind: 'install', agentVersion: AGENT_VERSION } });
+    expect(event).toMatchObject({ summary: `agent ${AGENT_VERSION} install check-in`, data: { kind: 'install', agentVersion: AGENT_VERSION, auth: 'signature' } });
 
     await t.clock.advance(15 * 60_000);
     expect((await agentCheckin(mac, 'recurring')).status).toBe(200);
@@ -240,6 +247,11 @@ describe('POST /agent/v1/checkin', () => {
       const body = Buffer.from(JSON.stringify(checkinBody(mac)));
       const r = await open.http.send('POST', AGENT_CHECKIN_PATH, body, { 'content-type': 'application/json' });
       expect(r.status).toBe(200);
+      // Nothing was checked, so no session token is issued; a Bearer header is not looked at.
+      expect(JSON.parse(r.body.toString())).toEqual({ ok: true, server_time: expect.any(String), next_checkin_seconds: 900 });
+      const bearer = await open.http.send('POST', AGENT_CHECKIN_PATH, body, { 'content-type': 'application/json', authorization: 'Bearer nonsense' });
+      expect(bearer.status).toBe(200);
+      expect((await eventsOf(open, 'agent.checkin', mac.udid)).map((e) => e.data.auth)).toEqual(['none', 'none']);
     } finally {
       await open.stop();
     }

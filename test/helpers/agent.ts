@@ -103,6 +103,18 @@ export async function agentCheckin(mac: TestMac, kind: AgentCheckin['kind'] = 'r
   return mac.http.send('POST', AGENT_CHECKIN_PATH, body, { 'content-type': AGENT_CHECKIN_CONTENT_TYPE, ...(await signWith.signatureHeaders(body)) });
 }
 
+/** POST /agent/v1/checkin with `Authorization: Bearer <token>` instead of a signature (plus `headers`, e.g. a signature too). */
+export async function agentCheckinWithSession(mac: TestMac, token: string, kind: AgentCheckin['kind'] = 'recurring', overrides: Record<string, unknown> = {}, headers: Record<string, string> = {}): Promise<HttpResult> {
+  const body = Buffer.from(JSON.stringify(checkinBody(mac, kind, overrides)));
+  return mac.http.send('POST', AGENT_CHECKIN_PATH, body, { 'content-type': AGENT_CHECKIN_CONTENT_TYPE, authorization: `Bearer ${token}`, ...headers });
+}
+
+/** The session token and expiry of a check-in's 200 answer (undefined when it carries none). */
+export function sessionOf(r: HttpResult): { token: string; expiresAt: string } | undefined {
+  const body = JSON.parse(r.body.toString()) as { session_token?: string; session_expires_at?: string };
+  return body.session_token === undefined ? undefined : { token: body.session_token, expiresAt: body.session_expires_at! };
+}
+
 export function freshId(n: number, overrides: Partial<MacIdentity> = {}): MacIdentity {
   return macIdentity(n, { udid: randomUUID().toUpperCase(), ...overrides });
 }
