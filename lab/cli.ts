@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { AUTH_MODES, startServer, type AuthMode } from '../server/server';
 import type { ProviderKeyInput } from '../server/apns';
 import { RealClock } from '../protocol/clock';
+import { DurationError, parseDuration } from '../protocol/duration';
 import { Fleet } from '../agent-sim';
 import { DEFAULT_LAB_START, startLab } from './lab';
 import { playScenario } from './scenario';
@@ -38,6 +39,20 @@ function httpsUrl(value: string): string {
   return url.origin;
 }
 
+function duration(value: string): string {
+  try {
+    parseDuration(value);
+  } catch (error) {
+    if (error instanceof DurationError) throw new InvalidArgumentError(error.message);
+    throw error;
+  }
+  return value;
+}
+
+function durationOrOff(value: string): string | false {
+  return value === 'off' ? false : duration(value);
+}
+
 /** `TEAMID:KEYID:FILE` → a provider-token key the APNs mock trusts. */
 function collectKey(value: string, previous: ProviderKeyInput[]): ProviderKeyInput[] {
   const m = /^([A-Za-z0-9]+):([A-Za-z0-9]+):(.+)$/.exec(value);
@@ -61,6 +76,13 @@ interface ServeOptions {
   courierTls?: boolean;
   apnsKey: ProviderKeyInput[];
   pushOnEnqueue: boolean;
+  agentInstall: boolean;
+  agentReinstall: boolean;
+  agentWindow?: string;
+  mdmWindow?: string;
+  reinstallRetry?: string;
+  reinstallSweep?: string;
+  inventoryInterval?: string | false;
   dataDir: string;
   clock: 'real' | 'virtual';
   auth: AuthMode;
@@ -88,6 +110,13 @@ export function buildProgram(): Command {
     .option('--courier-tls', 'serve the courier as wss:// instead of ws://')
     .option('--apns-key <team:key:file>', 'trust this ES256 provider-token key (PEM .p8 or public key); repeatable', collectKey, [])
     .option('--no-push-on-enqueue', 'do not push when a command is queued (a request can still ask with ?push=true)')
+    .option('--no-agent-install', 'do not queue the agent\'s InstallEnterpriseApplication when a Mac enrolls')
+    .option('--no-agent-reinstall', 'turn the 7-day agent-reinstall rule off')
+    .option('--agent-window <duration>', 'the agent is overdue after this much silence [7d]', duration)
+    .option('--mdm-window <duration>', 'a device counts as alive if MDM heard from it within this [7d]', duration)
+    .option('--reinstall-retry <duration>', 'least time between two agent installs for one device [24h]', duration)
+    .option('--reinstall-sweep <duration>', 'how often the rule looks at every device [1h]', duration)
+    .option('--inventory-interval <duration>', 'DeviceInformation + push for every device this often, or "off" [24h]', durationOrOff)
     .option('--data-dir <dir>', 'where the CA, certificates and API token are kept', './.mdmsim')
     .addOption(new Option('--clock <mode>', 'real time, or a virtual clock moved by POST /sim/v1/clock/advance').choices(['real', 'virtual']).default('real'))
     .addOption(new Option('--auth <mode>', 'Mdm-Signature checks: signature (every request signed by the identity bound at Authenticate) or none (for curl)').choices([...AUTH_MODES]).default('signature'))
@@ -113,6 +142,15 @@ export function buildProgram(): Command {
         courierTls: opts.courierTls,
         apnsKeys: opts.apnsKey,
         pushOnEnqueue: opts.pushOnEnqueue,
+        agentPolicy: {
+          installOnEnrollment: opts.agentInstall,
+          reinstall: opts.agentReinstall,
+          ...(opts.agentWindow !== undefined ? { agentWindow: opts.agentWindow } : {}),
+          ...(opts.mdmWindow !== undefined ? { mdmWindow: opts.mdmWindow } : {}),
+          ...(opts.reinstallRetry !== undefined ? { retryInterval: opts.reinstallRetry } : {}),
+          ...(opts.reinstallSweep !== undefined ? { sweepInterval: opts.reinstallSweep } : {}),
+          ...(opts.inventoryInterval !== undefined ? { inventoryInterval: opts.inventoryInterval } : {}),
+        },
         onError: (error) => log.error({ err: error }, 'unexpected error'),
       });
       if (log.isLevelEnabled('debug')) {

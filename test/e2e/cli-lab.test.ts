@@ -121,3 +121,39 @@ describe('mdmsim fleet against mdmsim serve', () => {
     expect(ca.stderr).toMatch(/--ca \/nonexistent/);
   });
 });
+
+describe('mdmsim serve agent-policy flags', () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'mdmsim-cli-policy-'));
+  afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+
+  it('sets the rule\'s windows and the inventory cadence, readable at /sim/v1/agent-policy', async () => {
+    const server = spawn(
+      process.execPath,
+      [bin, 'serve', '--port', '0', '--data-dir', dataDir, '--api-token', 'policy-test', '--log-level', 'warn', '--agent-window', '2d', '--reinstall-retry', '12h', '--inventory-interval', 'off', '--no-agent-install'],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let err = '';
+    server.stderr!.on('data', (d) => (err += d));
+    try {
+      const ready = await firstLine(server, () => err);
+      const http = new HttpsClient(new URL(ready.mdm).origin, ready.caCert);
+      try {
+        const r = await http.send('GET', '/sim/v1/agent-policy', undefined, { authorization: 'Bearer policy-test' });
+        expect(JSON.parse(r.body.toString())).toMatchObject({ installOnEnrollment: false, reinstall: true, agentWindow: '2d', mdmWindow: '7d', retryInterval: '12h', inventoryInterval: false });
+      } finally {
+        http.close();
+      }
+    } finally {
+      server.kill('SIGTERM');
+    }
+  });
+
+  it('refuses bad durations before starting, naming the flag or setting', async () => {
+    const bad = await run(['serve', '--port', '0', '--data-dir', dataDir, '--agent-window', 'soon']);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/--agent-window.*expected a duration/s);
+    const tooOften = await run(['serve', '--port', '0', '--data-dir', dataDir, '--reinstall-sweep', '10ms']);
+    expect(tooOften.code).toBe(1);
+    expect(tooOften.stderr).toMatch(/sweepInterval/);
+  });
+});
