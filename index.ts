@@ -29,3 +29,4 @@ export type { MacState, MacIdentity, InstalledApp, AgentState } from './agent-si
 export { parseDeviceFaults, DEVICE_FAULT_KINDS, type DeviceFault, type DeviceFaultKind, type DeviceFaultState } from './protocol/faults';
 export * as agentProtocol from './protocol/agent';
 export { buildManifest, parseManifest, verifyAsset } from './protocol/manifest';
+export { startThreadedLab, ThreadedLab, type ThreadedLabOptions } from './lab/threaded/threaded-lab';

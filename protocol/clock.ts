@@ -104,6 +104,8 @@ export class VirtualClock implements Clock {
   private tail: Promise<unknown> = Promise.resolve();
   private readonly onError: TimerErrorHandler;
   private readonly settleHooks: SettleHook[] = [];
+  /** Undefined until someone listens, so an unobserved clock pays one check per move. */
+  private timeListeners: Array<(now: number) => void> | undefined;
 
   constructor(options: { start?: number | Date; onError?: TimerErrorHandler } = {}) {
     const start = options.start ?? Date.now();
@@ -148,6 +150,36 @@ export class VirtualClock implements Clock {
       const i = this.settleHooks.indexOf(hook);
       if (i >= 0) this.settleHooks.splice(i, 1);
     };
+  }
+
+  /**
+   * Calls `listener(now)` synchronously whenever virtual time moves (before the timers of the
+   * new instant run), e.g. to mirror the time into another thread. Returns a function that
+   * removes the listener. A throwing listener is reported to the clock's error handler.
+   */
+  onTimeChange(listener: (now: number) => void): () => void {
+    (this.timeListeners ??= []).push(listener);
+    return () => {
+      const ls = this.timeListeners;
+      const i = ls ? ls.indexOf(listener) : -1;
+      if (i < 0) return;
+      ls!.splice(i, 1);
+      if (ls!.length === 0) this.timeListeners = undefined;
+    };
+  }
+
+  private setCurrent(time: number): void {
+    if (time === this.current) return;
+    this.current = time;
+    const listeners = this.timeListeners;
+    if (listeners === undefined) return;
+    for (const listener of [...listeners]) {
+      try {
+        listener(time);
+      } catch (error) {
+        this.onError(error, 'time listener');
+      }
+    }
   }
 
   /** Waits for the settle hooks (what advance does after each instant); also useful after a direct action. */
@@ -211,7 +243,7 @@ export class VirtualClock implements Clock {
       this.dropCancelled();
       const head = this.heap[0];
       if (!head || head.due > target) break;
-      this.current = Math.max(this.current, head.due);
+      this.setCurrent(Math.max(this.current, head.due));
       // Everything due at this same instant runs together; timers they add for this
       // instant run in the next round, still before time moves on.
       const batch: VirtualTimer[] = [];
@@ -230,7 +262,7 @@ export class VirtualClock implements Clock {
       if (pending.some((p) => p !== undefined)) await Promise.all(pending);
       if (this.settleHooks.length > 0) await this.settle();
     }
-    this.current = target;
+    this.setCurrent(target);
     return { from, to: target, timersRun };
   }
 

@@ -166,6 +166,44 @@ describe('VirtualClock settle hooks', () => {
   });
 });
 
+describe('VirtualClock.onTimeChange', () => {
+  it('is called with each new instant before its timers run, and can be removed', async () => {
+    const clock = new VirtualClock({ start: T0 });
+    const seen: number[] = [];
+    const order: string[] = [];
+    const off = clock.onTimeChange((now) => {
+      seen.push(now - T0);
+      order.push(`time ${now - T0}`);
+    });
+    clock.setTimer(100, () => void order.push('timer 100'));
+    clock.setTimer(100, () => void order.push('timer 100 again'));
+    clock.setTimer(250, () => void order.push('timer 250'));
+    await clock.advance(1000);
+    expect(seen).toEqual([100, 250, 1000]);
+    expect(order).toEqual(['time 100', 'timer 100', 'timer 100 again', 'time 250', 'timer 250', 'time 1000']);
+    // No move, no call.
+    await clock.advance(0);
+    expect(seen).toHaveLength(3);
+    off();
+    await clock.advance(5);
+    expect(seen).toHaveLength(3);
+    expect(clock.now()).toBe(T0 + 1005);
+  });
+
+  it('reports a throwing listener and keeps time moving', async () => {
+    const errors: string[] = [];
+    const clock = new VirtualClock({ start: T0, onError: (_e, label) => void errors.push(label ?? '') });
+    const seen: number[] = [];
+    clock.onTimeChange(() => {
+      throw new Error('boom');
+    });
+    clock.onTimeChange((now) => void seen.push(now));
+    await clock.advance(10);
+    expect(errors).toEqual(['time listener']);
+    expect(seen).toEqual([T0 + 10]);
+  });
+});
+
 describe('RealClock', () => {
   it('tells wall time and runs timers', async () => {
     const clock = new RealClock();
