@@ -10,6 +10,7 @@
 import { createHash, X509Certificate } from 'node:crypto';
 import { Agent as HttpAgent, request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import { createSecureContext } from 'node:tls';
 import { NetworkError } from './state';
 
 export interface HttpResponse {
@@ -87,7 +88,11 @@ export class FleetHttp {
     let agent = this.agents.get(key);
     if (!agent) {
       const ders = key === this.defaultKey ? this.caDers : (anchors ?? this.caDers);
-      agent = new HttpsAgent({ keepAlive: true, maxSockets: this.maxSockets, maxFreeSockets: this.maxSockets, ca: ders.map(derToPem), timeout: this.timeoutMs, scheduling: 'lifo' });
+      // The trust store as one SecureContext, not a `ca` option: https.Agent names its socket
+      // pool from the request options, so a `ca` would be stringified (a kilobyte per CA) and
+      // hashed on every request; secureContext is not part of the name.
+      const secureContext = createSecureContext({ ca: ders.map(derToPem) });
+      agent = new HttpsAgent({ keepAlive: true, maxSockets: this.maxSockets, maxFreeSockets: this.maxSockets, secureContext, timeout: this.timeoutMs, scheduling: 'lifo' });
       this.agents.set(key, agent);
     }
     return agent;
