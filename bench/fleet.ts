@@ -24,10 +24,10 @@
  */
 import { execSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { Agent, request } from 'node:https';
-import { tmpdir } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { Agent as UndiciAgent } from 'undici';
 import { RealClock } from '../protocol/clock';
 import { Fleet } from '../agent-sim';
 import { startThreadedLab } from '../lab/threaded';
@@ -46,10 +46,11 @@ function rssOf(pid: number): number {
   return m ? Number(m[1]) * 1024 : NaN;
 }
 
-function pin(pid: number, cpu: number): void {
+/** Pins every thread of a process to the CPU set `set` ("1", or "0-1" to free it again). */
+function pin(pid: number, set: number | string): void {
   if (process.env.BENCH_PIN === '0') return;
   try {
-    execSync(`taskset -a -p -c ${cpu} ${pid}`, { stdio: 'ignore' });
+    execSync(`taskset -a -p -c ${set} ${pid}`, { stdio: 'ignore' });
   } catch {
     // No taskset, or one core: leave it to the scheduler.
   }
@@ -83,26 +84,24 @@ async function serve(dataDir: string): Promise<Served> {
   };
 }
 
-/** N GETs over one keep-alive agent, 64 at a time: the transport's floor. */
+/**
+ * N requests over one keep-alive pool of 64 connections, 64 at a time: the transport's floor,
+ * with the HTTP client the fleet itself uses (undici) and nothing else.
+ */
 async function roundTrips(url: string, ca: Buffer, n: number, method = 'GET', body?: Buffer): Promise<number> {
-  const agent = new Agent({ keepAlive: true, maxSockets: 64, ca });
+  const target = new URL(url);
+  const agent = new UndiciAgent({ connections: 64, pipelining: 1, connect: { ca } });
   const started = performance.now();
   let next = 0;
   const worker = async () => {
     while (next < n) {
       next++;
-      await new Promise<void>((resolve, reject) => {
-        const req = request(url, { method, agent, headers: body ? { 'content-type': 'application/json', 'content-length': body.length } : {} }, (res) => {
-          res.resume();
-          res.on('end', () => resolve());
-        });
-        req.on('error', reject);
-        req.end(body);
-      });
+      const res = await agent.request({ origin: target.origin, path: target.pathname, method: method as 'GET', headers: body ? { 'content-type': 'application/json' } : {}, body });
+      await res.body.arrayBuffer();
     }
   };
   await Promise.all(Array.from({ length: 64 }, worker));
-  agent.destroy();
+  await agent.close();
   return (performance.now() - started) / 1000;
 }
 
@@ -172,6 +171,8 @@ async function enrollmentBench(): Promise<void> {
 
 async function deviceDaysBench(): Promise<void> {
   console.log(`\n(b) ${LAB_MACS.toLocaleString('en-US')} Macs for ${DAYS} virtual days: agent check-ins every 15 minutes, daily MDM inventory (one process: server in a worker thread, fleet and virtual clock in the main thread)`);
+  // (a) pinned this process to one core; the lab's server thread must get the other one.
+  pin(process.pid, `0-${cpus().length - 1}`); // not availableParallelism(): it counts the pinned set
   const lab = await startThreadedLab({ devices: 0, seed: 'bench-lab', onError: (error) => failures.push(`(b) server thread: ${(error as Error)?.message ?? String(error)}`) });
   try {
     const enrollStarted = performance.now();
@@ -212,7 +213,7 @@ async function deviceDaysBench(): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  console.log(`bench:fleet on ${require('node:os').cpus().length} cores, Node ${process.version}`);
+  console.log(`bench:fleet on ${cpus().length} cores, Node ${process.version}`);
   if (ONLY !== 'b') await enrollmentBench();
   if (ONLY !== 'a') await deviceDaysBench();
   if (failures.length > 0) {
