@@ -35,6 +35,7 @@ import { createAgentHandler, isAgentPath } from './agent/handler';
 import { AgentPolicy } from './policy/agent-policy';
 import type { AgentPolicyOptions } from './policy/settings';
 import type { DeviceFaultHandler } from './http/control-api';
+import { createKandjiApi } from './api';
 
 export type { DeviceFaultHandler } from './http/control-api';
 export type { AgentPolicyOptions, AgentPolicySettings, AgentPolicySettingsJson } from './policy/settings';
@@ -243,6 +244,17 @@ export class MdmsimServer {
         agentPolicy: this.agentPolicy,
         deviceFaults: () => this.deviceFaults,
       }),);
+    app.use('/api/v1', createKandjiApi({
+        store: this.store,
+        clock: this.clock,
+        events: this.events,
+        service: this.service,
+        push: () => this.pushService,
+        agentPolicy: this.agentPolicy,
+        apiToken: this.apiToken,
+        dataDir: this.dataDir,
+        baseUrl: () => this.baseUrl,
+      }));
     app.get('/', (_req, res) => {
       res.type('text/plain').send(`mdmsim server\nMDM: ${this.baseUrl}/mdm\ncontrol API: ${this.baseUrl}/sim/v1 (bearer token)\n`);
     });
