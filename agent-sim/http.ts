@@ -15,7 +15,7 @@
 import { createHash, X509Certificate } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { createSecureContext } from 'node:tls';
-import { Agent, errors as undiciErrors } from 'undici';
+import { Agent, errors as undiciErrors, type Dispatcher } from 'undici';
 import { NetworkError } from './state';
 
 export interface HttpResponse {
@@ -130,7 +130,7 @@ export class FleetHttp {
       const res = await agent.request({
         origin: url.origin,
         path: url.pathname + url.search,
-        method: req.method as 'GET',
+        method: req.method as Dispatcher.HttpMethod,
         headers: req.headers,
         body: req.body,
       });

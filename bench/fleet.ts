@@ -27,7 +27,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { Agent as UndiciAgent } from 'undici';
+import { Agent as UndiciAgent, type Dispatcher } from 'undici';
 import { RealClock } from '../protocol/clock';
 import { Fleet } from '../agent-sim';
 import { startThreadedLab } from '../lab/threaded';
@@ -96,7 +96,7 @@ async function roundTrips(url: string, ca: Buffer, n: number, method = 'GET', bo
   const worker = async () => {
     while (next < n) {
       next++;
-      const res = await agent.request({ origin: target.origin, path: target.pathname, method: method as 'GET', headers: body ? { 'content-type': 'application/json' } : {}, body });
+      const res = await agent.request({ origin: target.origin, path: target.pathname, method: method as Dispatcher.HttpMethod, headers: body ? { 'content-type': 'application/json' } : {}, body });
       await res.body.arrayBuffer();
     }
   };
