@@ -22,6 +22,8 @@ export interface AgentPolicySettings {
   sweepInterval: number;
   /** How often each enrollment gets a DeviceInformation inventory; 0 = never (ms). */
   inventoryInterval: number;
+  /** The device API's `is_missing`: true once a device has had no check-in of any kind (MDM or agent) for this long (ms). */
+  missingAfter: number;
 }
 
 /** What a caller may pass: any subset; durations as ms or strings; `inventoryInterval: false` turns it off. */
@@ -33,6 +35,7 @@ export interface AgentPolicyOptions {
   retryInterval?: number | string;
   sweepInterval?: number | string;
   inventoryInterval?: number | string | false;
+  missingAfter?: number | string;
 }
 
 /** The JSON form: durations as strings, a disabled inventory as false. */
@@ -44,6 +47,7 @@ export interface AgentPolicySettingsJson {
   retryInterval: string;
   sweepInterval: string;
   inventoryInterval: string | false;
+  missingAfter: string;
 }
 
 const DAY = 86_400_000;
@@ -56,11 +60,13 @@ export const DEFAULT_AGENT_POLICY: Readonly<AgentPolicySettings> = Object.freeze
   retryInterval: DAY,
   sweepInterval: 3_600_000,
   inventoryInterval: DAY,
+  // Kandji documents no number; devices were seen turning missing between 26 and 34 days.
+  missingAfter: 30 * DAY,
 });
 
 /** A sweep more often than this would make a virtual week cost hundreds of thousands of sweeps. */
 export const MIN_SWEEP_INTERVAL_MS = 1000;
-const DURATIONS = ['mdmWindow', 'agentWindow', 'retryInterval', 'sweepInterval'] as const;
+const DURATIONS = ['mdmWindow', 'agentWindow', 'retryInterval', 'sweepInterval', 'missingAfter'] as const;
 const FLAGS = ['installOnEnrollment', 'reinstall'] as const;
 const KEYS: readonly string[] = [...FLAGS, ...DURATIONS, 'inventoryInterval'];
 
@@ -117,7 +123,7 @@ function duration(value: unknown, field: string): number {
 }
 
 function example(): string {
-  return '{"mdmWindow": "7d", "agentWindow": "7d", "retryInterval": "24h", "sweepInterval": "1h", "inventoryInterval": "24h" or false, "installOnEnrollment": true, "reinstall": true}';
+  return '{"mdmWindow": "7d", "agentWindow": "7d", "retryInterval": "24h", "sweepInterval": "1h", "inventoryInterval": "24h" or false, "missingAfter": "30d", "installOnEnrollment": true, "reinstall": true}';
 }
 
 export function agentPolicyToJson(s: Readonly<AgentPolicySettings>): AgentPolicySettingsJson {
@@ -129,5 +135,6 @@ export function agentPolicyToJson(s: Readonly<AgentPolicySettings>): AgentPolicy
     retryInterval: formatDuration(s.retryInterval),
     sweepInterval: formatDuration(s.sweepInterval),
     inventoryInterval: s.inventoryInterval > 0 ? formatDuration(s.inventoryInterval) : false,
+    missingAfter: formatDuration(s.missingAfter),
   };
 }

@@ -96,6 +96,10 @@ export class MemoryStorage implements Storage {
       agentVersion: undefined,
       agentInstalledAt: undefined,
       agentInventoryAt: undefined,
+      agentInstallAcknowledgedAt: undefined,
+      agentGoneAt: undefined,
+      firstEnrolledAt: undefined,
+      removedAt: undefined,
       agentInstallPending: undefined,
       agentInstallLastFiredAt: undefined,
       agentInstallAttempts: 0,
@@ -113,6 +117,9 @@ export class MemoryStorage implements Storage {
       record.agentVersion = old.agentVersion;
       record.agentInstalledAt = old.agentInstalledAt;
       record.agentInventoryAt = old.agentInventoryAt;
+      record.agentInstallAcknowledgedAt = old.agentInstallAcknowledgedAt;
+      record.agentGoneAt = old.agentGoneAt;
+      record.firstEnrolledAt = old.firstEnrolledAt;
     }
     // Authenticate forgets the push token: the next TokenUpdate brings the one to use.
     if (old?.token !== undefined && this.byToken.get(old.token) === facts.id) this.byToken.delete(old.token);
@@ -141,7 +148,10 @@ export class MemoryStorage implements Storage {
     if (push.unlockToken && push.unlockToken.length > 0) e.unlockToken = push.unlockToken;
     if (push.awaitingConfiguration !== undefined) e.awaitingConfiguration = push.awaitingConfiguration;
     e.tokenUpdateTally += 1;
-    if (e.tokenUpdateTally === 1) e.enrolledAt = at;
+    if (e.tokenUpdateTally === 1) {
+      e.enrolledAt = at;
+      if (e.firstEnrolledAt === undefined) e.firstEnrolledAt = at;
+    }
     e.enabled = true;
     e.lastSeenAt = at;
     return e.tokenUpdateTally;
@@ -298,6 +308,8 @@ export class MemoryStorage implements Storage {
     e.agentVersion = this.intern(checkin.version);
     e.agentInstalledAt = checkin.installedAt;
     e.agentPolicyLastSkip = undefined;
+    // An agent that checks in is there, whatever an earlier inventory said.
+    e.agentGoneAt = undefined;
     if (checkin.apps !== undefined) {
       e.agentInventoryAt = at;
       this.inventories.set(e.id, { at, apps: checkin.apps });
@@ -335,12 +347,32 @@ export class MemoryStorage implements Storage {
     e.agentInstallPending = undefined;
     e.agentInstallLastOutcome = outcome;
     e.agentInstallLastOutcomeAt = at;
+    if (outcome === 'Acknowledged') {
+      e.agentInstallAcknowledgedAt = at;
+      e.agentGoneAt = undefined;
+    }
     return true;
   }
 
   setAgentPolicySkip(id: string, reason: string | undefined): void {
     const e = this.enrollments.get(id);
     if (e) e.agentPolicyLastSkip = reason;
+  }
+
+  markAgentGone(id: string, at: number): boolean {
+    const e = this.enrollments.get(id);
+    if (!e) return false;
+    e.agentGoneAt = at;
+    return true;
+  }
+
+  // ---- the Kandji-compatible API ---------------------------------------------------------
+
+  markRemoved(id: string, at: number): boolean {
+    const e = this.enrollments.get(id);
+    if (!e) return false;
+    e.removedAt = at;
+    return true;
   }
 
   // ---- periodic inventory ----------------------------------------------------------------

@@ -66,6 +66,25 @@ export interface EnrollmentRecord extends DeviceFacts {
   agentInstalledAt?: number;
   /** Server clock time of the last check-in that carried apps; the list is agentInventory(id). */
   agentInventoryAt?: number;
+  /** Server clock time the agent's InstallEnterpriseApplication was last Acknowledged. */
+  agentInstallAcknowledgedAt?: number;
+  /**
+   * Server clock time the server learned the agent is gone (an MDM InstalledApplicationList
+   * without the agent's bundle id). Cleared by an agent check-in and by an Acknowledged agent
+   * install: the agent is back.
+   */
+  agentGoneAt?: number;
+  /** Clock time of the first enrollment's tally 1 ever; kept across re-enrollment. */
+  firstEnrolledAt?: number;
+
+  // ---- the Kandji-compatible API: reset by Authenticate -----------------------------------
+
+  /**
+   * When the device was deleted through the API (DELETE /api/v1/devices/{id}): its agent is
+   * told to uninstall and its MDM profile removed. A later Authenticate (the Mac enrolling
+   * again) clears it.
+   */
+  removedAt?: number;
 
   // ---- the agent (re)install policy: reset by Authenticate --------------------------------
 
@@ -250,7 +269,8 @@ export interface Storage {
 
   /**
    * Records an accepted agent check-in (history facts; `apps`, when given, replace the stored
-   * inventory) and ends the device's overdue episode (agentPolicyLastSkip cleared). Throws if
+   * inventory), ends the device's overdue episode (agentPolicyLastSkip cleared) and clears
+   * agentGoneAt (the agent is evidently there). Throws if
    * the enrollment is unknown.
    */
   storeAgentCheckin(id: string, checkin: AgentCheckinFacts, at: number): void;
@@ -270,11 +290,23 @@ export interface Storage {
   markAgentInstallQueued(id: string, commandUUID: string, at: number): number;
   /**
    * A final answer to an agent install: if `commandUUID` is the pending one, clears it and
-   * records the outcome. Returns whether it was the pending one.
+   * records the outcome (an Acknowledged one also as agentInstallAcknowledgedAt, clearing
+   * agentGoneAt). Returns
+   * whether it was the pending one.
    */
   storeAgentInstallOutcome(id: string, commandUUID: string, outcome: AgentInstallOutcome, at: number): boolean;
   /** Remembers (or, undefined, forgets) the reason of the last skip event recorded for id. */
   setAgentPolicySkip(id: string, reason: string | undefined): void;
+  /**
+   * The server learned the agent is gone from id (see agentGoneAt). Returns whether the
+   * enrollment exists.
+   */
+  markAgentGone(id: string, at: number): boolean;
+
+  // ---- the Kandji-compatible API ------------------------------------------------------------
+
+  /** The device was deleted through the API (see removedAt). Returns whether the enrollment exists. */
+  markRemoved(id: string, at: number): boolean;
 
   // ---- periodic inventory ----------------------------------------------------------------
 

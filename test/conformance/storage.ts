@@ -404,6 +404,63 @@ export function runStorageConformance(name: string, makeStore: () => Storage): v
         expect(store.agentInventory('A1')).toEqual({ at: T0 + 5, apps });
         expect(store.storeAgentInstallOutcome('A1', 'IEA-2', 'Acknowledged', T0 + 101)).toBe(false);
       });
+
+      it('records an Acknowledged agent install (only that outcome), kept across Authenticate', () => {
+        enrolled(store, 'A1');
+        expect(store.getEnrollment('A1')!.agentInstallAcknowledgedAt).toBeUndefined();
+        store.markAgentInstallQueued('A1', 'IEA-1', T0 + 10);
+        store.storeAgentInstallOutcome('A1', 'IEA-1', 'Error', T0 + 11);
+        expect(store.getEnrollment('A1')!.agentInstallAcknowledgedAt).toBeUndefined();
+        store.markAgentInstallQueued('A1', 'IEA-2', T0 + 20);
+        store.storeAgentInstallOutcome('A1', 'IEA-2', 'Acknowledged', T0 + 21);
+        expect(store.getEnrollment('A1')!.agentInstallAcknowledgedAt).toBe(T0 + 21);
+        store.storeAuthenticate(facts('A1'), T0 + 100);
+        expect(store.getEnrollment('A1')!.agentInstallAcknowledgedAt).toBe(T0 + 21);
+      });
+
+      it('marks the agent gone until an agent check-in or an Acknowledged install; kept across Authenticate', () => {
+        enrolled(store, 'A1');
+        expect(store.getEnrollment('A1')!.agentGoneAt).toBeUndefined();
+        expect(store.markAgentGone('A1', T0 + 10)).toBe(true);
+        expect(store.getEnrollment('A1')!.agentGoneAt).toBe(T0 + 10);
+        store.storeAuthenticate(facts('A1'), T0 + 20);
+        expect(store.getEnrollment('A1')!.agentGoneAt).toBe(T0 + 10);
+        store.storeTokenUpdate('A1', push(), T0 + 21);
+        store.storeAgentCheckin('A1', checkin(), T0 + 30);
+        expect(store.getEnrollment('A1')!.agentGoneAt).toBeUndefined();
+        store.markAgentGone('A1', T0 + 40);
+        store.markAgentInstallQueued('A1', 'IEA-1', T0 + 41);
+        store.storeAgentInstallOutcome('A1', 'IEA-1', 'Error', T0 + 42);
+        expect(store.getEnrollment('A1')!.agentGoneAt).toBe(T0 + 40);
+        store.markAgentInstallQueued('A1', 'IEA-2', T0 + 43);
+        store.storeAgentInstallOutcome('A1', 'IEA-2', 'Acknowledged', T0 + 44);
+        expect(store.getEnrollment('A1')!.agentGoneAt).toBeUndefined();
+        expect(store.markAgentGone('NOPE', T0)).toBe(false);
+      });
+    });
+
+    describe('first enrollment and API removal', () => {
+      it('keeps the first enrollment time across re-enrollment, while enrolledAt follows the latest', () => {
+        enrolled(store, 'F1'); // tally 1 at T0 + 1000
+        expect(store.getEnrollment('F1')).toMatchObject({ firstEnrolledAt: T0 + 1000, enrolledAt: T0 + 1000 });
+        store.storeTokenUpdate('F1', push(2), T0 + 1500);
+        expect(store.getEnrollment('F1')!.firstEnrolledAt).toBe(T0 + 1000);
+        store.storeAuthenticate(facts('F1'), T0 + 5000);
+        expect(store.getEnrollment('F1')!.firstEnrolledAt).toBe(T0 + 1000);
+        expect(store.getEnrollment('F1')!.enrolledAt).toBeUndefined();
+        store.storeTokenUpdate('F1', push(), T0 + 6000);
+        expect(store.getEnrollment('F1')).toMatchObject({ firstEnrolledAt: T0 + 1000, enrolledAt: T0 + 6000 });
+      });
+
+      it('marks a device removed; the Mac enrolling again (Authenticate) clears it', () => {
+        enrolled(store, 'R1');
+        expect(store.getEnrollment('R1')!.removedAt).toBeUndefined();
+        expect(store.markRemoved('R1', T0 + 10)).toBe(true);
+        expect(store.getEnrollment('R1')).toMatchObject({ removedAt: T0 + 10, enabled: true });
+        store.storeAuthenticate(facts('R1'), T0 + 20);
+        expect(store.getEnrollment('R1')!.removedAt).toBeUndefined();
+        expect(store.markRemoved('NOPE', T0)).toBe(false);
+      });
     });
 
     describe('periodic inventory', () => {

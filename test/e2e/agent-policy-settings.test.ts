@@ -31,6 +31,7 @@ describe('settings', () => {
       retryInterval: '12h',
       sweepInterval: '1h',
       inventoryInterval: false,
+      missingAfter: '30d',
     });
     expect(t.server.agentPolicy.settings).toMatchObject({ mdmWindow: 5 * DAY, agentWindow: 3 * DAY, retryInterval: 12 * HOUR, sweepInterval: HOUR, inventoryInterval: 0 });
   });
@@ -39,7 +40,7 @@ describe('settings', () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'mdmsim-defaults-'));
     const s = await startServer({ port: 0, dataDir, clock: 'virtual', apiToken: 'x' });
     try {
-      expect(s.agentPolicy.settings).toEqual({ installOnEnrollment: true, reinstall: true, mdmWindow: 7 * DAY, agentWindow: 7 * DAY, retryInterval: DAY, sweepInterval: HOUR, inventoryInterval: DAY });
+      expect(s.agentPolicy.settings).toEqual({ installOnEnrollment: true, reinstall: true, mdmWindow: 7 * DAY, agentWindow: 7 * DAY, retryInterval: DAY, sweepInterval: HOUR, inventoryInterval: DAY, missingAfter: 30 * DAY });
     } finally {
       await s.stop();
       rmSync(dataDir, { recursive: true, force: true });

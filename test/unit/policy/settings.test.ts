@@ -16,7 +16,7 @@ function fieldOf(fn: () => unknown): string | undefined {
 describe('agent policy settings', () => {
   it('defaults', () => {
     expect(resolveAgentPolicy(undefined)).toEqual(DEFAULT_AGENT_POLICY);
-    expect(agentPolicyToJson(DEFAULT_AGENT_POLICY)).toEqual({ installOnEnrollment: true, reinstall: true, mdmWindow: '7d', agentWindow: '7d', retryInterval: '1d', sweepInterval: '1h', inventoryInterval: '1d' });
+    expect(agentPolicyToJson(DEFAULT_AGENT_POLICY)).toEqual({ installOnEnrollment: true, reinstall: true, mdmWindow: '7d', agentWindow: '7d', retryInterval: '1d', sweepInterval: '1h', inventoryInterval: '1d', missingAfter: '30d' });
   });
 
   it('takes ms, compact and ISO durations; false or 0 turns the inventory off', () => {
