@@ -15,6 +15,7 @@ import { DEFAULT_LAB_START, startLab } from './lab';
 import { playScenario } from './scenario';
 import { SCENARIOS, scenarioNamed } from './scenarios';
 import { formatEvent, isRoutine } from './timeline';
+import { registerTokenCommand } from './cli-token';
 
 function port(value: string): number {
   const n = Number(value);
@@ -89,6 +90,8 @@ interface ServeOptions {
   identityKey: IdentityKeyType;
   identityKeyPool?: number;
   apiToken?: string;
+  apiRateSecond?: number;
+  apiRateHour?: number;
   logLevel: string;
 }
 
@@ -123,6 +126,8 @@ export function buildProgram(): Command {
     .addOption(new Option('--identity-key <type>', 'key type of identities in enrollment profiles (a download may ask with ?key=)').choices([...IDENTITY_KEY_TYPES]).default('rsa'))
     .option('--identity-key-pool <n>', 'reuse n key pairs across identities (fast RSA fleets; devices sharing a key could sign for each other)', positiveInteger)
     .option('--api-token <token>', 'bearer token for /sim/v1 (default: $MDMSIM_API_TOKEN or one kept in the data dir)')
+    .option('--api-rate-second <n>', 'requests a second per /api/v1 token, wall time (0 = unlimited) [50]', nonNegativeInteger)
+    .option('--api-rate-hour <n>', 'requests an hour per /api/v1 token, on the server\'s clock (0 = unlimited) [10000]', nonNegativeInteger)
     .addOption(new Option('--log-level <level>', 'stderr log level').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'))
     .action(async (opts: ServeOptions) => {
       const log = pino({ level: opts.logLevel, base: undefined }, pino.destination(2));
@@ -142,6 +147,7 @@ export function buildProgram(): Command {
         courierTls: opts.courierTls,
         apnsKeys: opts.apnsKey,
         pushOnEnqueue: opts.pushOnEnqueue,
+        apiRateLimits: { perSecond: opts.apiRateSecond, perHour: opts.apiRateHour },
         agentPolicy: {
           installOnEnrollment: opts.agentInstall,
           reinstall: opts.agentReinstall,
@@ -192,6 +198,7 @@ export function buildProgram(): Command {
     .addOption(new Option('--log-level <level>', 'stderr log level').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('warn'))
     .action((opts: LabCliOptions) => runLab(opts));
 
+  registerTokenCommand(program);
   return program;
 }
 

@@ -36,6 +36,8 @@ import { AgentPolicy } from './policy/agent-policy';
 import type { AgentPolicyOptions } from './policy/settings';
 import type { DeviceFaultHandler } from './http/control-api';
 import { createKandjiApi } from './api';
+import { ApiTokens, ApiTokenStore, type RateLimits } from './api/auth';
+import { API_TOKENS_CONTROL_PATH, createApiTokensControl } from './api/auth/control';
 
 export type { DeviceFaultHandler } from './http/control-api';
 export type { AgentPolicyOptions, AgentPolicySettings, AgentPolicySettingsJson } from './policy/settings';
@@ -100,6 +102,8 @@ export interface ServerOptions {
   agentPolicy?: AgentPolicyOptions;
   /** Where POST /sim/v1/devices/{udid}/faults goes (the simulated Macs); see setDeviceFaultHandler. */
   deviceFaults?: DeviceFaultHandler;
+  /** Per-token limits of /api/v1: `{perSecond, perHour}`, 0 = unlimited (default 50 a second, wall time; 10,000 an hour, server clock). */
+  apiRateLimits?: Partial<RateLimits>;
 }
 
 /** The ready line of `mdmsim serve`, as an object. */
@@ -135,6 +139,8 @@ export class MdmsimServer {
   readonly agent: AgentService;
   /** The agent's package and manifest as served. */
   readonly agentArtifacts: AgentArtifacts;
+  /** Tokens of the Kandji-compatible API (/api/v1): create({name, permissions}), revoke(id), list(). */
+  readonly apiTokens: ApiTokens;
   private deviceFaults?: DeviceFaultHandler;
   private httpServer?: Server;
   private enrollmentService?: EnrollmentService;
@@ -168,6 +174,7 @@ export class MdmsimServer {
     });
     this.service.observe(this.agentPolicy.observer);
     this.deviceFaults = options.deviceFaults;
+    this.apiTokens = new ApiTokens(new ApiTokenStore(dataDir), this.events);
   }
 
   static async start(options: ServerOptions = {}): Promise<MdmsimServer> {
@@ -232,6 +239,7 @@ export class MdmsimServer {
     app.disable('x-powered-by');
     app.set('etag', false);
     app.get(ENROLL_PATH, createEnrollHandler(enrollment, () => this.baseUrl));
+    app.use(API_TOKENS_CONTROL_PATH, createApiTokensControl({ apiToken: this.apiToken, tokens: this.apiTokens }));
     app.use('/sim/v1', createControlApi({
         apiToken: this.apiToken,
         clock: this.clock,
@@ -254,6 +262,8 @@ export class MdmsimServer {
         apiToken: this.apiToken,
         dataDir: this.dataDir,
         baseUrl: () => this.baseUrl,
+        apiTokens: this.apiTokens.store,
+        rateLimits: options.apiRateLimits,
       }));
     app.get('/', (_req, res) => {
       res.type('text/plain').send(`mdmsim server\nMDM: ${this.baseUrl}/mdm\ncontrol API: ${this.baseUrl}/sim/v1 (bearer token)\n`);

@@ -10,6 +10,8 @@ import type { PushService } from '../push';
 import type { EventLog } from '../service/event-log';
 import type { MdmService } from '../service/mdm-service';
 import type { Storage } from '../storage/types';
+import type { ApiTokenStore } from './auth/token-store';
+import type { RateLimits } from './auth/rate-limit';
 
 export interface KandjiApiDeps {
   store: Storage;
@@ -24,6 +26,10 @@ export interface KandjiApiDeps {
   dataDir: string;
   /** https://host:port of the MDM host. */
   baseUrl: () => string;
+  /** Issued tokens (the server's own store, shared with the control API); default: one on dataDir. */
+  apiTokens?: ApiTokenStore;
+  /** Per-token limits; 0 = unlimited. Default 50 a second (wall time), 10,000 an hour (server clock). */
+  rateLimits?: Partial<RateLimits>;
 }
 
 /** A route's permission check: 403 in Kandji's shape when the request's token lacks it. */
