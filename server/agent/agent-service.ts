@@ -87,6 +87,8 @@ export class AgentService {
         hint: "sign with the Mac's own MDM identity (the one from its enrollment profile); after a re-enrollment, the new one",
       });
     }
+    // Deleted through the API: told to uninstall, even once MDM has already left (checked out).
+    if (e.removedAt !== undefined) return this.uninstall(e.id, c, signer ? 'signature' : 'none');
     if (!e.enabled) {
       throw problem(409, 'enrollment-disabled', `the enrollment for ${c.udid} is not enabled`, {
         field: 'udid',
@@ -119,11 +121,30 @@ export class AgentService {
     if (!e || e.identityCertSha256 === undefined || !e.identityCertSha256.startsWith(session.certPrefix)) {
       throw sessionRefusal('session-revoked', `the session token of ${c.udid} is for an identity its enrollment is no longer bound to (the Mac re-enrolled, was erased, or was deleted)`);
     }
+    if (e.removedAt !== undefined) return this.uninstall(e.id, c, 'session');
     if (!e.enabled) {
       throw sessionRefusal('session-revoked', `the enrollment of ${c.udid} is not enabled: its session ended`);
     }
     this.accept(e.id, c, 'session');
     return this.answer;
+  }
+
+  /**
+   * A check-in from the agent of a device deleted through the API (DELETE /api/v1/devices/{id}):
+   * stored like any other, answered with `uninstall: true`, recorded as `agent.uninstall.requested`
+   * (the API pushes the device's RemoveProfile on it). No session token: the agent is leaving.
+   */
+  private uninstall(id: string, c: AgentCheckin, auth: AgentCheckinAuth): string {
+    this.accept(id, c, auth);
+    this.events.record({
+      type: 'agent.uninstall.requested',
+      udid: id,
+      from: 'mdm',
+      to: 'agent',
+      summary: 'device deleted: the agent is told to uninstall itself',
+      data: { kind: c.kind },
+    });
+    return `${this.answerHead},"uninstall":true}`;
   }
 
   /** Stores and records the check-in; keeps `answer` (and its head) current for now. Returns now. */

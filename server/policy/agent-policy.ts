@@ -25,6 +25,7 @@ import type { EventLog } from '../service/event-log';
 import type { MdmObserver, MdmService } from '../service/mdm-service';
 import type { PushService } from '../push';
 import type { AgentInstallOutcome, EnrollmentRecord, Storage } from '../storage/types';
+import { AgentPresence } from './agent-presence';
 import { PolicyCommands, type AgentUrls } from './commands';
 import { agentSilentSince, decideReinstall, isAgentOverdue, lastAttemptAt, type DecideContext, type FireReason, type SkipReason } from './decide';
 import { InventoryScheduler, type InventoryReport } from './inventory';
@@ -71,6 +72,8 @@ export class AgentPolicy {
   private readonly onError: (error: unknown) => void;
   readonly commands: PolicyCommands;
   readonly inventory: InventoryScheduler;
+  /** Learns from InstalledApplicationList answers whether the agent is gone. */
+  readonly presence: AgentPresence;
   private sweepTimer?: TimerHandle;
   private armed = false;
   private stopped = false;
@@ -88,7 +91,9 @@ export class AgentPolicy {
     this.onError = deps.onError ?? (() => undefined);
     this.current = Object.freeze(resolveAgentPolicy(deps.settings, undefined, 'agentPolicy.'));
     this.commands = new PolicyCommands(deps.urls);
+    this.presence = new AgentPresence(deps.store, deps.clock, deps.events);
     this.inventory = new InventoryScheduler({
+      presence: this.presence,
       store: deps.store,
       clock: deps.clock,
       events: deps.events,
@@ -182,6 +187,30 @@ export class AgentPolicy {
     };
   }
 
+  /**
+   * The agent's InstallEnterpriseApplication for one device now, on request (the API's
+   * reinstallagent action), queued the way the reinstall rule queues it (counted as an attempt,
+   * marked pending). Not pushed: the caller pushes. `pending` when one is already queued;
+   * `unsupported` when the device's OS cannot take it (or it is not a Mac).
+   */
+  installOnRequest(e: Readonly<EnrollmentRecord>, by: string): { commandUUID: string; attempt: number } | 'pending' | { unsupported: string } {
+    if (e.platform !== 'macOS') return { unsupported: `${e.platform ?? 'an unknown platform'} runs no agent` };
+    const unsupported = this.commands.installSupported(e);
+    if (unsupported) return unsupported;
+    if (e.agentInstallPending !== undefined && this.store.queuedCommand(e.id, e.agentInstallPending) !== undefined) return 'pending';
+    const queued = this.queueInstall(e, this.clock.now());
+    if (queued === undefined) return { unsupported: 'the enrollment is not enabled' };
+    this.events.record({
+      type: 'agent.install.queued',
+      udid: e.id,
+      from: 'operator',
+      to: 'mdm',
+      summary: `${by}: agent InstallEnterpriseApplication ${queued.commandUUID} queued (attempt ${queued.attempt})`,
+      data: { reason: 'request', by, commandUUID: queued.commandUUID, attempt: queued.attempt },
+    });
+    return queued;
+  }
+
   // ---- the sweep -------------------------------------------------------------------------
 
   /** Evaluates the rule for every device whose agent is overdue, now; resolves once its pushes have been answered. */
@@ -240,6 +269,7 @@ export class AgentPolicy {
     if (uuid !== undefined && results.Status !== 'Idle') {
       if (uuid === e.agentInstallPending) this.installResult(e, results);
       else if (uuid === e.inventoryPending && FINAL_STATUSES.has(results.Status)) this.store.clearInventoryPending(e.id, uuid);
+      else this.presence.onReport(e, results);
     }
     this.onTraffic(e);
   }

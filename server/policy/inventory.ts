@@ -1,5 +1,7 @@
 /**
- * The periodic MDM inventory: each enabled enrollment gets a DeviceInformation (and a push)
+ * The periodic MDM inventory: each enabled enrollment gets a DeviceInformation and an
+ * InstalledApplicationList (which tells the server whether the agent is still there, see
+ * agent-presence.ts), and a push,
  * once per `inventoryInterval`, the first one interval after it enrolled. One timer serves the
  * whole fleet: it ticks every min(interval, 1 h) and handles the devices that fell due, so
  * devices enrolled at different times stay spread out over the day, deterministically.
@@ -13,6 +15,8 @@ import type { EventLog } from '../service/event-log';
 import type { MdmService } from '../service/mdm-service';
 import type { PushService } from '../push';
 import type { Storage } from '../storage/types';
+import { commands as mdmCommands } from '../../protocol/command';
+import type { AgentPresence } from './agent-presence';
 import type { PolicyCommands } from './commands';
 
 const MAX_TICK_MS = 3_600_000;
@@ -32,6 +36,8 @@ export interface InventorySchedulerDeps {
   service: MdmService;
   push: () => PushService | undefined;
   commands: PolicyCommands;
+  /** Watches the inventory's InstalledApplicationList answers for the agent. */
+  presence: AgentPresence;
   /** The current interval in ms; 0 = off. */
   interval: () => number;
   onError?: (error: unknown) => void;
@@ -83,11 +89,13 @@ export class InventoryScheduler {
           summary: `inventory: DeviceInformation ${pending} still pending; pushed again rather than queued twice`,
           data: { commandUUID: pending },
         });
+        this.queueAppList(e.id);
         continue;
       }
       const command = commands.inventory(e);
       const result = service.enqueue([e.id], command, 'policy');
       if (result.queued.length === 0) continue;
+      this.queueAppList(e.id);
       store.markInventoryQueued(e.id, command.CommandUUID, now);
       report.queued.push(e.id);
       const queries = (command.Command.Queries as string[]).length;
@@ -104,5 +112,19 @@ export class InventoryScheduler {
     const wake = report.repushed.length > 0 ? [...report.queued, ...report.repushed] : report.queued;
     if (push && wake.length > 0) await push.push(wake, 'policy');
     return report;
+  }
+
+  /**
+   * The cycle's InstalledApplicationList, unless the last one is still pending: the device's
+   * answer says whether the agent is still installed. Every app, unfiltered, so an absent agent
+   * means absent.
+   */
+  queueAppList(id: string): string | undefined {
+    const { presence, service } = this.deps;
+    if (presence.pending(id) !== undefined) return undefined;
+    const command = mdmCommands.InstalledApplicationList();
+    if (service.enqueue([id], command, 'policy').queued.length === 0) return undefined;
+    presence.watch(id, command.CommandUUID);
+    return command.CommandUUID;
   }
 }

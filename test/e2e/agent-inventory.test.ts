@@ -1,6 +1,7 @@
 /**
  * The daily MDM inventory: one fleet timer queues a DeviceInformation (valid for each Mac's
- * macOS) and pushes, once per interval per enrollment, never twice while one is pending.
+ * macOS) and an InstalledApplicationList, and pushes, once per interval per enrollment, never
+ * twice while one is pending.
  */
 import type { PlistDict } from '../../protocol/plist/types';
 import { validateCommand } from '../../protocol/schema';
@@ -55,11 +56,15 @@ it('queues one DeviceInformation per Mac per day, pushes it, and never a second 
   // A answers; B says NotNow. A day later A gets the next one; B's is still pending, so it is
   // not queued twice: B is only pushed again, and this time it answers.
   await a.ack(cmdA.CommandUUID, { QueryResponses: { SerialNumber: a.id.serial } }, 'DeviceInformation');
-  expect(await b.notNow(cmdB.CommandUUID)).toBeUndefined();
+  // The cycle's second command: the app list that says whether the agent is still there.
+  const appsB = (await b.notNow(cmdB.CommandUUID))!;
+  expect(appsB.Command).toEqual({ RequestType: 'InstalledApplicationList' });
+  expect(await b.notNow(appsB.CommandUUID)).toBeUndefined();
   await t.clock.advance(DAY);
   queued = await eventsOf(t, 'mdm.inventory.queued');
   expect(queued.map((e) => e.udid)).toEqual([a.udid, b.udid, a.udid]);
-  expect(t.server.store.listQueue(b.udid)).toHaveLength(1);
+  // Neither of B's pending commands was queued twice.
+  expect(t.server.store.listQueue(b.udid).map((q) => q.commandUUID)).toEqual([cmdB.CommandUUID, appsB.CommandUUID]);
   await a.nextPush();
   const [repushed] = await eventsOf(t, 'mdm.inventory.repushed', b.udid);
   expect(repushed!.data.commandUUID).toBe(cmdB.CommandUUID);
