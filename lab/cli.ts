@@ -15,6 +15,7 @@ import { DEFAULT_LAB_START, startLab } from './lab';
 import { playScenario } from './scenario';
 import { SCENARIOS, scenarioNamed } from './scenarios';
 import { formatEvent, isRoutine } from './timeline';
+import { addPostureSyncCommand } from './cli-posture';
 import { registerTokenCommand } from './cli-token';
 
 function port(value: string): number {
@@ -199,6 +200,7 @@ export function buildProgram(): Command {
     .action((opts: LabCliOptions) => runLab(opts));
 
   registerTokenCommand(program);
+  addPostureSyncCommand(program);
   return program;
 }
 

@@ -11,6 +11,7 @@
  *   await lab.stop();
  */
 import { mkdtempSync, rmSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { VirtualClock } from '../protocol/clock';
@@ -20,6 +21,8 @@ import { startServer, type MdmsimServer, type ServerOptions } from '../server/se
 import type { EventQuery, EventRecord, EnrollmentRecord } from '../server/storage/types';
 import type { EventInput } from '../server/service/event-log';
 import { DEFAULT_LAB_START, FleetLab, labBasics, settleWhileBusy, startLabFleet, type FleetLabOptions } from './fleet-lab';
+import { startPostureSync, type PostureSync, type PostureSyncOptions } from '../posture-sim/integration';
+import { labPostureNodes, postureEventInput, udidOfNode } from './posture';
 
 export interface LabOptions extends FleetLabOptions {
   /** Anything else for the server: agentPolicy windows, apiToken, auth... */
@@ -28,10 +31,17 @@ export interface LabOptions extends FleetLabOptions {
 
 export { DEFAULT_LAB_START };
 
+/** A posture sync against the lab's own server: everything has a default but can be set. */
+export interface LabPostureOptions extends Partial<Omit<PostureSyncOptions, 'clock' | 'ca'>> {
+  /** Nodes MDM does not know, added after one node per Mac when `nodes` is not given (default 2). */
+  unknownNodes?: number;
+}
+
 export class Lab extends FleetLab {
   private readonly removeSettle: () => void;
   private readonly unsubscribe?: () => void;
   private stopped = false;
+  private readonly postureSyncs: PostureSync[] = [];
 
   private constructor(
     readonly server: MdmsimServer,
@@ -43,7 +53,7 @@ export class Lab extends FleetLab {
     super(fleet, clock);
     // Before the clock moves on from an instant, every push it caused has reached its Mac and
     // every connect, download and check-in that started has been answered.
-    this.removeSettle = clock.addSettleHook(() => settleWhileBusy([fleet, server], 3));
+    this.removeSettle = clock.addSettleHook(() => settleWhileBusy([fleet, server, ...this.postureSyncs], 3));
     if (onEvent) this.unsubscribe = server.events.subscribe(onEvent);
   }
 
@@ -97,6 +107,34 @@ export class Lab extends FleetLab {
     await this.clock.settle();
   }
 
+  /**
+   * Starts a posture-sync integration (posture-sim) against this lab's server on the lab's
+   * clock: by default with the ready-line token, one node per Mac (serials varied in case and
+   * spacing) and two nodes MDM does not know. Its syncs, attribute changes, access decisions,
+   * pauses and audit events join the timeline. Resolves after its first sync; stop() stops it.
+   */
+  async postureSync(options: LabPostureOptions = {}): Promise<PostureSync> {
+    const { unknownNodes, onEvent, ...rest } = options;
+    const nodes = rest.nodes ?? labPostureNodes(this.macs, unknownNodes);
+    const byId = new Map(nodes.map((n) => [n.id, n]));
+    const when = (t: number) => new Date(t).toISOString().slice(0, 16).replace('T', ' ');
+    const sync = await startPostureSync({
+      apiUrl: this.server.url,
+      token: this.server.apiToken,
+      ...rest,
+      nodes,
+      ca: await readFile(this.server.info.caCert),
+      clock: this.clock,
+      onEvent: (e) => {
+        const input = postureEventInput(e, (id) => udidOfNode(byId.get(id), this.macs), when);
+        if (input) this.record(input);
+        onEvent?.(e);
+      },
+    });
+    this.postureSyncs.push(sync);
+    return sync;
+  }
+
   /** Events so far (server exchanges and Mac-side happenings), oldest first. */
   events(query: Omit<EventQuery, 'types'> & { type?: string | string[] } = {}): EventRecord[] {
     const { type, ...rest } = query;
@@ -114,6 +152,7 @@ export class Lab extends FleetLab {
     this.stopped = true;
     this.removeSettle();
     this.unsubscribe?.();
+    for (const sync of this.postureSyncs) await sync.stop();
     await this.fleet.stop();
     await this.server.stop();
     if (this.tempDir) rmSync(this.tempDir, { recursive: true, force: true });

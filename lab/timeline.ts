@@ -1,7 +1,8 @@
 /**
  * The timeline a lab prints: one line per exchange, in virtual time, from → to, what, and
- * the device it concerns. Routine traffic (an agent checking in every 15 minutes) is folded
- * into one line per device per day, so a ten-day story stays readable.
+ * the device it concerns. Routine traffic (an agent checking in every 15 minutes, a posture
+ * sync that changed nothing) is folded into one line per device (or per integration) per day,
+ * so a ten-day story stays readable.
  */
 import type { EventRecord } from '../server/storage/types';
 
@@ -18,10 +19,12 @@ export interface TimelineOptions {
 
 const DAY = 86_400_000;
 
-const PARTY: Record<string, string> = { device: 'Mac', mdm: 'MDM', apns: 'APNs', agent: 'agent', operator: 'operator', policy: 'policy', clock: 'clock' };
+const PARTY: Record<string, string> = { device: 'Mac', mdm: 'MDM', apns: 'APNs', agent: 'agent', operator: 'operator', policy: 'policy', clock: 'clock', posture: 'posture', tailnet: 'tailnet' };
 
 const COLOR_OF: Array<[RegExp, string]> = [
   [/^agent\.reinstall\.fired|^mdm\.command\.result.*|fault/, '\x1b[33m'],
+  [/^posture\.(paused|sync\.failed)|access denied/, '\x1b[31m'],
+  [/^posture\./, '\x1b[34m'],
   [/failed|rejected|error/i, '\x1b[31m'],
   [/^agent\./, '\x1b[36m'],
   [/^apns\.|^mdm\.push/, '\x1b[35m'],
@@ -38,6 +41,8 @@ export function virtualTime(at: number, start: number): string {
 /** Whether an event is routine traffic that the timeline folds. */
 export function isRoutine(e: EventRecord): boolean {
   if (e.type === 'agent.checkin') return (e.data as { kind?: string } | undefined)?.kind !== 'install';
+  // A posture sync that changed nothing (every 15 minutes, all day).
+  if (e.type === 'posture.sync') return (e.data as { changes?: number } | undefined)?.changes === 0;
   return false;
 }
 
@@ -53,18 +58,18 @@ export function formatEvent(e: EventRecord, options: TimelineOptions): string {
 /** The lines of a timeline, folding routine traffic per device per day (a line where the day's first one was). */
 export function formatTimeline(events: readonly EventRecord[], options: TimelineOptions): string[] {
   const fold = options.fold ?? true;
-  type Folded = { udid: string; count: number; first: number; last: number };
+  type Folded = { type: string; udid: string | undefined; count: number; first: number; last: number };
   const entries: Array<string | Folded> = [];
   const open = new Map<string, Folded>();
   for (const e of events) {
-    if (fold && e.udid !== undefined && isRoutine(e)) {
-      const key = `${e.udid}|${Math.floor((e.at - options.start) / DAY)}`;
+    if (fold && isRoutine(e)) {
+      const key = `${e.type}|${e.udid ?? ''}|${Math.floor((e.at - options.start) / DAY)}`;
       const f = open.get(key);
       if (f) {
         f.count++;
         f.last = e.at;
       } else {
-        const created: Folded = { udid: e.udid, count: 1, first: e.at, last: e.at };
+        const created: Folded = { type: e.type, udid: e.udid, count: 1, first: e.at, last: e.at };
         open.set(key, created);
         entries.push(created);
       }
@@ -74,9 +79,10 @@ export function formatTimeline(events: readonly EventRecord[], options: Timeline
   }
   return entries.map((entry) => {
     if (typeof entry === 'string') return entry;
-    const who = options.labelOf?.(entry.udid) ?? entry.udid.slice(0, 8);
+    const who = entry.udid === undefined ? '' : (options.labelOf?.(entry.udid) ?? entry.udid.slice(0, 8));
     const span = entry.count === 1 ? '' : `, the last at ${virtualTime(entry.last, options.start).replace(/\s+/g, ' ')}`;
-    const line = `${virtualTime(entry.first, options.start)}  ${who.padEnd(7)} ${'agent → MDM'.padEnd(18)} ${entry.count} routine agent check-in${entry.count === 1 ? '' : 's'}${span}`;
+    const [arrow, what] = entry.type === 'posture.sync' ? ['posture → MDM', `posture sync${entry.count === 1 ? '' : 's'} with no change`] : ['agent → MDM', `routine agent check-in${entry.count === 1 ? '' : 's'}`];
+    const line = `${virtualTime(entry.first, options.start)}  ${who.padEnd(7)} ${arrow.padEnd(18)} ${entry.count} ${what}${span}`;
     return options.color ? `\x1b[2m${line}\x1b[0m` : line;
   });
 }
