@@ -20,7 +20,7 @@ export { openEnrollmentProfile, EnrollmentProfileError, type OpenedEnrollmentPro
 export { createMdmSigner, parseSignedData, verifySignature, signAttached, CmsError, type MdmSigner, type SignerIdentity } from './protocol/cms';
 export { buildPkcs12, openPkcs12, Pkcs12Error } from './protocol/pkcs12';
 export type { DeviceFaultHandler, AgentPolicyOptions, AgentPolicySettings, SweepReport } from './server/server';
-export { startLab, Lab, DEFAULT_LAB_START, type LabOptions } from './lab/lab';
+export { startLab, Lab, DEFAULT_LAB_START, type LabOptions, type LabPostureOptions } from './lab/lab';
 export { playScenario, type Scenario, type ScenarioReport, type ScenarioContext, type ScenarioStep, type Expectation } from './lab/scenario';
 export { SCENARIOS, agentReinstall } from './lab/scenarios';
 export { formatTimeline, formatEvent } from './lab/timeline';
@@ -30,3 +30,4 @@ export { parseDeviceFaults, DEVICE_FAULT_KINDS, type DeviceFault, type DeviceFau
 export * as agentProtocol from './protocol/agent';
 export { buildManifest, parseManifest, verifyAsset } from './protocol/manifest';
 export { startThreadedLab, ThreadedLab, type ThreadedLabOptions } from './lab/threaded/threaded-lab';
+export { startPostureSync, PostureSync, parseNodeList, parseRule, evaluatePosture, normalizeSerial, PrismClient, PrismError, PostureRuleError, NodeListError, AUDIT_ACTIONS, type PostureSyncOptions, type PostureSyncStatus, type PostureNodeState, type PostureNodeInput, type PostureEvent, type SyncReport, type AuditEvent, type AttributeValue } from './posture-sim';
