@@ -5,13 +5,14 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import pino from 'pino';
 import { IDENTITY_KEY_TYPES, type IdentityKeyType } from '../server/pki';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { AUTH_MODES, startServer, type AuthMode } from '../server/server';
 import type { ProviderKeyInput } from '../server/apns';
 import { RealClock } from '../protocol/clock';
 import { DurationError, parseDuration } from '../protocol/duration';
 import { Fleet } from '../agent-sim';
-import { DEFAULT_LAB_START, startLab } from './lab';
+import { DEFAULT_LAB_START, startLab, type Lab } from './lab';
+import { eventsToMermaid } from '../server/service/mermaid';
 import { playScenario } from './scenario';
 import { SCENARIOS, scenarioNamed } from './scenarios';
 import { formatEvent, isRoutine } from './timeline';
@@ -196,6 +197,7 @@ export function buildProgram(): Command {
     .option('--seed <seed>', 'identities are deterministic from the seed', 'mdmsim-lab')
     .option('--data-dir <dir>', 'where the CA and certificates are kept (default: a temporary one)')
     .option('--no-color', 'plain timeline even on a terminal')
+    .option('--mermaid <file>', 'write the run as a Mermaid sequence diagram to this file (when the scenario ends, or when the lab stops)')
     .addOption(new Option('--log-level <level>', 'stderr log level').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('warn'))
     .action((opts: LabCliOptions) => runLab(opts));
 
@@ -305,7 +307,15 @@ interface LabCliOptions {
   seed: string;
   dataDir?: string;
   color: boolean;
+  mermaid?: string;
   logLevel: string;
+}
+
+/** The lab's whole run as a Mermaid sequence diagram, Macs named as on the timeline. */
+function writeMermaid(lab: Lab, file: string): void {
+  const labelOf = (udid: string) => String(lab.macs.findIndex((m) => m.udid === udid) + 1 || udid.slice(0, 8));
+  const events = lab.server.events.query({ limit: Number.MAX_SAFE_INTEGER });
+  writeFileSync(file, eventsToMermaid(events, { start: events[0]?.at ?? DEFAULT_LAB_START, labelOf }));
 }
 
 async function runLab(opts: LabCliOptions): Promise<void> {
@@ -333,7 +343,10 @@ async function runLab(opts: LabCliOptions): Promise<void> {
       if (!isRoutine(e)) process.stdout.write(`${formatEvent(e, { start: DEFAULT_LAB_START, labelOf, color })}\n`);
     });
     await lab.enroll(opts.devices ?? 3);
-    onStopSignal(log, () => lab.stop());
+    onStopSignal(log, async () => {
+      if (opts.mermaid !== undefined) writeMermaid(lab, opts.mermaid);
+      await lab.stop();
+    });
     return;
   }
   const devices = opts.devices ?? scenario.devices;
@@ -350,6 +363,10 @@ async function runLab(opts: LabCliOptions): Promise<void> {
     `\n${scenario.name}: ${report.passed ? 'every expectation held' : `${report.expectations.filter((x) => !x.ok).length} expectation(s) failed`} ` +
       `(${Math.round(report.virtualMs / 86_400_000)} virtual days in ${(report.wallMs / 1000).toFixed(1)} s)\n`,
   );
+  if (opts.mermaid !== undefined) {
+    writeMermaid(lab, opts.mermaid);
+    process.stdout.write(`Mermaid sequence diagram: ${opts.mermaid}\n`);
+  }
   if (opts.exit) {
     await lab.stop();
     process.exit(report.passed ? 0 : 1);

@@ -12,6 +12,7 @@ import { parsePlist, PlistError } from '../../protocol/plist';
 import { ProblemError, problem, type Problem } from '../../protocol/problem';
 import type { PlistValue } from '../../protocol/plist/types';
 import { eventToJson, type EventLog } from '../service/event-log';
+import { eventsToMermaid } from '../service/mermaid';
 import type { MdmService } from '../service/mdm-service';
 import type { EnrollmentRecord, EventQuery, Storage } from '../storage/types';
 import { sendProblem } from './respond';
@@ -51,6 +52,8 @@ export interface ControlApiOptions {
 
 const PLIST_TYPES = ['application/x-apple-plist', 'application/x-plist', 'application/xml', 'text/xml', 'application/octet-stream'];
 export const MAX_EVENTS_PER_PAGE = 10_000;
+/** Events read for one diagram (routine check-ins fold, so a month of a small lab fits). */
+const MAX_TIMELINE_EVENTS = 200_000;
 /** A command plist (an InstallProfile with a large profile) or a long list of UDIDs fits. */
 export const MAX_API_BODY_BYTES = 8 * 1024 * 1024;
 
@@ -346,6 +349,15 @@ export function createControlApi(options: ControlApiOptions): express.Router {
     res.json({ events: list.map(eventToJson), next: list.length > 0 ? list[list.length - 1]!.id : (query.afterId ?? null) });
   });
 
+  // The run as a Mermaid sequence diagram (same filters as /events; Macs named by serial).
+  router.get('/timeline.mmd', (req, res) => {
+    const params = req.query as Record<string, unknown>;
+    const query = eventQueryFromParams({ ...params, limit: params.limit ?? String(MAX_TIMELINE_EVENTS) }, MAX_TIMELINE_EVENTS);
+    const labelOf = (udid: string) => store.getEnrollment(udid)?.serialNumber ?? udid.slice(0, 8);
+    const maxLines = intParam(params.lines, 'lines', 2_000, 1, 100_000);
+    res.type('text/vnd.mermaid; charset=utf-8').send(eventsToMermaid(events.query(query), { labelOf, maxLines }));
+  });
+
   router.use('/apns', createApnsApi(apns, events, json));
 
   router.use((_req: Request, _res: Response, next: NextFunction) => next(problem(404, 'not-found', 'no such control API route', { hint: 'see the README for /sim/v1 routes' })));
@@ -416,8 +428,8 @@ function intParam(v: unknown, name: string, fallback: number, min: number, max: 
 }
 
 /** `since` is an event id (events after it) or an ISO time (events at or after it). */
-export function eventQueryFromParams(q: Record<string, unknown>): EventQuery {
-  const query: EventQuery = { limit: intParam(q.limit, 'limit', 1000, 1, MAX_EVENTS_PER_PAGE) };
+export function eventQueryFromParams(q: Record<string, unknown>, maxLimit = MAX_EVENTS_PER_PAGE): EventQuery {
+  const query: EventQuery = { limit: intParam(q.limit, 'limit', 1000, 1, maxLimit) };
   const since = q.since;
   if (typeof since === 'string' && since !== '') {
     if (/^\d+$/.test(since)) query.afterId = Number(since);

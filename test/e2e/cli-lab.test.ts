@@ -2,7 +2,7 @@
  * `mdmsim lab` and `mdmsim fleet` as a user runs them: child processes, real sockets.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -41,7 +41,9 @@ function firstLine(child: ChildProcess, err: () => string): Promise<any> {
 
 describe('mdmsim lab --scenario agent-reinstall --exit', () => {
   it('plays the story, prints its timeline in virtual time, and exits 0 because every expectation held', async () => {
-    const { code, stdout, stderr } = await run(['lab', '--scenario', 'agent-reinstall', '--exit', '--no-color']);
+    const dir = mkdtempSync(join(tmpdir(), 'mdmsim-mermaid-'));
+    const mmd = join(dir, 'run.mmd');
+    const { code, stdout, stderr } = await run(['lab', '--scenario', 'agent-reinstall', '--exit', '--no-color', '--mermaid', mmd]);
     expect(stderr).not.toMatch(/error/i);
     expect(code).toBe(0);
     expect(stdout).toMatch(/^day {2}0 09:00:00 {2}Mac 1 /m);
@@ -51,6 +53,14 @@ describe('mdmsim lab --scenario agent-reinstall --exit', () => {
     expect(stdout).toMatch(/agent-reinstall: every expectation held/);
     // No colour codes when stdout is not a terminal.
     expect(stdout).not.toMatch(/\x1b\[/);
+    // --mermaid: the same run as a sequence diagram, Macs named as on the timeline.
+    expect(stdout).toContain(`Mermaid sequence diagram: ${mmd}`);
+    const diagram = readFileSync(mmd, 'utf8');
+    rmSync(dir, { recursive: true, force: true });
+    expect(diagram.startsWith('sequenceDiagram\n')).toBe(true);
+    for (const n of [1, 2, 3]) expect(diagram).toContain(`participant Mac${n} as Mac ${n}`);
+    expect(diagram).toMatch(/^ {4}Note over MDM: policy: day 9 .*InstallEnterpriseApplication/m);
+    expect(diagram).toMatch(/^ {4}Agent2->>MDM: day 9 .*install check-in/m);
   });
 
   it('refuses an unknown scenario and --exit without one, saying what to do', async () => {
