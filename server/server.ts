@@ -262,6 +262,7 @@ export class MdmsimServer {
         apiToken: this.apiToken,
         dataDir: this.dataDir,
         baseUrl: () => this.baseUrl,
+        issueEnrollmentProfile: async () => (await enrollment.issueProfile(this.baseUrl)).der,
         apiTokens: this.apiTokens.store,
         rateLimits: options.apiRateLimits,
       }));

@@ -26,6 +26,8 @@ export interface KandjiApiDeps {
   dataDir: string;
   /** https://host:port of the MDM host. */
   baseUrl: () => string;
+  /** A freshly issued, signed enrollment profile (DER), for the renewmdmprofile action. */
+  issueEnrollmentProfile?: () => Promise<Buffer>;
   /** Issued tokens (the server's own store, shared with the control API); default: one on dataDir. */
   apiTokens?: ApiTokenStore;
   /** Per-token limits; 0 = unlimited. Default 50 a second (wall time), 10,000 an hour (server clock). */

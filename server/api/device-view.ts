@@ -15,6 +15,7 @@
 import { createHash } from 'node:crypto';
 import modelsFile from '../../fixtures/macs/models.json';
 import type { KandjiPlatform } from '../../protocol/kandji';
+import { agentKnownInstalled } from '../policy/agent-presence';
 import type { EnrollmentRecord, Storage } from '../storage/types';
 
 export interface ApiDevice {
@@ -40,7 +41,10 @@ export interface ApiDevice {
   agentVersion?: string;
   /** When the running agent was installed: as the agent said, else when its install was acknowledged. */
   agentInstalledAt?: number;
-  /** The first enrollment of this Mac ever, and the current one. */
+  /**
+   * The first enrollment of this Mac ever, and the current one (its Authenticate while a
+   * re-enrollment is under way). apiDeviceOf always sets both.
+   */
   firstEnrollmentAt?: number;
   lastEnrollmentAt?: number;
   /** The later of the MDM and the agent check-in: Prism's `last_checkin`, and what `is_missing` counts from. */
@@ -112,7 +116,15 @@ export function findApiDevice(store: Storage, deviceId: string): Readonly<Enroll
   }
   if (enrollmentId === undefined) return undefined;
   const e = store.getEnrollment(enrollmentId);
-  return e && kandjiPlatformOf(e) !== undefined ? e : undefined;
+  return e && isApiDevice(e) ? e : undefined;
+}
+
+/**
+ * Whether the API shows the enrollment: it has enrolled at least once (an Authenticate alone
+ * is not a device yet) and runs a platform Kandji lists.
+ */
+export function isApiDevice(e: Readonly<EnrollmentRecord>): boolean {
+  return e.firstEnrolledAt !== undefined && kandjiPlatformOf(e) !== undefined;
 }
 
 // ---- the view -----------------------------------------------------------------------------
@@ -145,9 +157,7 @@ export function kandjiPlatformOf(e: Readonly<EnrollmentRecord>): KandjiPlatform 
 
 /** See the file comment. */
 export function agentInstalledOf(e: Readonly<EnrollmentRecord>): boolean | null {
-  if (kandjiPlatformOf(e) !== 'Mac') return null;
-  if (e.removedAt !== undefined || e.agentGoneAt !== undefined) return false;
-  return e.agentLastCheckinAt !== undefined || e.agentInstallAcknowledgedAt !== undefined;
+  return kandjiPlatformOf(e) === 'Mac' ? agentKnownInstalled(e) : null;
 }
 
 /** One enrollment as the API shows it at `now`. Cheap: no I/O and one hash per device in the store's life. */
@@ -173,8 +183,8 @@ export function apiDeviceOf(e: Readonly<EnrollmentRecord>, now: number, settings
     // The version of an agent that is gone is no longer a fact about the device.
     agentVersion: agentInstalled ? e.agentVersion : undefined,
     agentInstalledAt: agentInstalled ? (e.agentInstalledAt ?? e.agentInstallAcknowledgedAt) : undefined,
-    firstEnrollmentAt: e.firstEnrolledAt ?? e.enrolledAt,
-    lastEnrollmentAt: e.enrolledAt,
+    firstEnrollmentAt: e.firstEnrolledAt ?? e.enrolledAt ?? e.authenticatedAt,
+    lastEnrollmentAt: e.enrolledAt ?? e.authenticatedAt,
     lastCheckinAt,
     isMissing: now - lastCheckinAt >= settings.missingAfterMs,
     isRemoved: e.removedAt !== undefined,
@@ -182,13 +192,13 @@ export function apiDeviceOf(e: Readonly<EnrollmentRecord>, now: number, settings
 }
 
 /**
- * Every device the API shows (platforms Kandji lists), in storage order: one pass, one small
+ * Every device the API shows (isApiDevice), in storage order: one pass, one small
  * object per device (a few milliseconds at 10,000 devices).
  */
 export function apiDevices(store: Storage, now: number, settings: DeviceViewSettings): ApiDevice[] {
   const out: ApiDevice[] = [];
   for (const e of store.listEnrollments()) {
-    if (kandjiPlatformOf(e) === undefined) continue;
+    if (!isApiDevice(e)) continue;
     out.push(apiDeviceOf(e, now, settings, store));
   }
   return out;

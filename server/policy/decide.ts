@@ -5,7 +5,8 @@
  * InstallEnterpriseApplication for the agent.
  *
  * Checks, in order (the first that applies is the answer):
- *  1. the enrollment is not enabled (checked out, or Authenticate without TokenUpdate) → none
+ *  1. the enrollment is not enabled (checked out, or Authenticate without TokenUpdate), or the
+ *     device was deleted through the API → none
  *  2. the agent is not overdue: its silence, counted from the later of its last check-in and
  *     the enrollment (a wiped Mac that enrolls again gets a fresh window), is at most
  *     agentWindow → none
@@ -60,7 +61,8 @@ export function lastAttemptAt(e: Readonly<EnrollmentRecord>): number | undefined
 
 /** The cheap test every MDM check-in runs first: most devices stop here. */
 export function isAgentOverdue(e: Readonly<EnrollmentRecord>, now: number, agentWindow: number): boolean {
-  return e.enabled && now - agentSilentSince(e) > agentWindow;
+  // A device deleted through the API is leaving: its agent was told to uninstall, never reinstalled.
+  return e.enabled && e.removedAt === undefined && now - agentSilentSince(e) > agentWindow;
 }
 
 export function decideReinstall(e: Readonly<EnrollmentRecord>, c: DecideContext): Decision {

@@ -70,6 +70,15 @@ describe('device view', () => {
     expect(findApiDevice(store, deviceIdFor('W1'))).toBeUndefined();
   });
 
+  it('shows only enrollments that enrolled at least once', () => {
+    const store = new MemoryStorage();
+    store.storeAuthenticate(facts('A1'), T0);
+    expect(apiDevices(store, T0, SETTINGS)).toEqual([]);
+    expect(findApiDevice(store, deviceIdFor('A1'))).toBeUndefined();
+    enrolled(store, 'A1');
+    expect(apiDevices(store, T0, SETTINGS)).toHaveLength(1);
+  });
+
   it('is_missing once no check-in of any kind for the setting', () => {
     const store = new MemoryStorage();
     enrolled(store, 'U1'); // last MDM check-in T0 + 1000
