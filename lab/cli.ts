@@ -86,6 +86,7 @@ interface ServeOptions {
   reinstallRetry?: string;
   reinstallSweep?: string;
   inventoryInterval?: string | false;
+  missingAfter?: string;
   dataDir: string;
   clock: 'real' | 'virtual';
   auth: AuthMode;
@@ -122,6 +123,7 @@ export function buildProgram(): Command {
     .option('--reinstall-retry <duration>', 'least time between two agent installs for one device [24h]', duration)
     .option('--reinstall-sweep <duration>', 'how often the rule looks at every device [1h]', duration)
     .option('--inventory-interval <duration>', 'DeviceInformation + push for every device this often, or "off" [24h]', durationOrOff)
+    .option('--missing-after <duration>', 'the device API\'s is_missing: true after this long with no check-in of any kind [30d]', duration)
     .option('--data-dir <dir>', 'where the CA, certificates and API token are kept', './.mdmsim')
     .addOption(new Option('--clock <mode>', 'real time, or a virtual clock moved by POST /sim/v1/clock/advance').choices(['real', 'virtual']).default('real'))
     .addOption(new Option('--auth <mode>', 'Mdm-Signature checks: signature (every request signed by the identity bound at Authenticate) or none (for curl)').choices([...AUTH_MODES]).default('signature'))
@@ -158,6 +160,7 @@ export function buildProgram(): Command {
           ...(opts.reinstallRetry !== undefined ? { retryInterval: opts.reinstallRetry } : {}),
           ...(opts.reinstallSweep !== undefined ? { sweepInterval: opts.reinstallSweep } : {}),
           ...(opts.inventoryInterval !== undefined ? { inventoryInterval: opts.inventoryInterval } : {}),
+          ...(opts.missingAfter !== undefined ? { missingAfter: opts.missingAfter } : {}),
         },
         onError: (error) => log.error({ err: error }, 'unexpected error'),
       });

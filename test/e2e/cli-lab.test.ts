@@ -139,7 +139,7 @@ describe('mdmsim serve agent-policy flags', () => {
   it('sets the rule\'s windows and the inventory cadence, readable at /sim/v1/agent-policy', async () => {
     const server = spawn(
       process.execPath,
-      [bin, 'serve', '--port', '0', '--data-dir', dataDir, '--api-token', 'policy-test', '--log-level', 'warn', '--agent-window', '2d', '--reinstall-retry', '12h', '--inventory-interval', 'off', '--no-agent-install'],
+      [bin, 'serve', '--port', '0', '--data-dir', dataDir, '--api-token', 'policy-test', '--log-level', 'warn', '--agent-window', '2d', '--reinstall-retry', '12h', '--inventory-interval', 'off', '--missing-after', '20d', '--no-agent-install'],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     let err = '';
@@ -149,7 +149,7 @@ describe('mdmsim serve agent-policy flags', () => {
       const http = new HttpsClient(new URL(ready.mdm).origin, ready.caCert);
       try {
         const r = await http.send('GET', '/sim/v1/agent-policy', undefined, { authorization: 'Bearer policy-test' });
-        expect(JSON.parse(r.body.toString())).toMatchObject({ installOnEnrollment: false, reinstall: true, agentWindow: '2d', mdmWindow: '7d', retryInterval: '12h', inventoryInterval: false });
+        expect(JSON.parse(r.body.toString())).toMatchObject({ installOnEnrollment: false, reinstall: true, agentWindow: '2d', mdmWindow: '7d', retryInterval: '12h', inventoryInterval: false, missingAfter: '20d' });
       } finally {
         http.close();
       }
