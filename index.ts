@@ -22,7 +22,7 @@ export { buildPkcs12, openPkcs12, Pkcs12Error } from './protocol/pkcs12';
 export type { DeviceFaultHandler, AgentPolicyOptions, AgentPolicySettings, SweepReport } from './server/server';
 export { startLab, Lab, DEFAULT_LAB_START, type LabOptions, type LabPostureOptions } from './lab/lab';
 export { playScenario, type Scenario, type ScenarioReport, type ScenarioContext, type ScenarioStep, type Expectation } from './lab/scenario';
-export { SCENARIOS, agentReinstall } from './lab/scenarios';
+export { SCENARIOS, agentReinstall, agentPosture } from './lab/scenarios';
 export { formatTimeline, formatEvent } from './lab/timeline';
 export { Fleet, SimulatedMac, macIdentity, type FleetOptions, type MacEvent } from './agent-sim';
 export type { MacState, MacIdentity, InstalledApp, AgentState } from './agent-sim/state';

@@ -23,6 +23,7 @@ import type { EventInput } from '../server/service/event-log';
 import { DEFAULT_LAB_START, FleetLab, labBasics, settleWhileBusy, startLabFleet, type FleetLabOptions } from './fleet-lab';
 import { startPostureSync, type PostureSync, type PostureSyncOptions } from '../posture-sim/integration';
 import { labPostureNodes, postureEventInput, udidOfNode } from './posture';
+import { virtualTime } from './timeline';
 
 export interface LabOptions extends FleetLabOptions {
   /** Anything else for the server: agentPolicy windows, apiToken, auth... */
@@ -42,6 +43,8 @@ export class Lab extends FleetLab {
   private readonly unsubscribe?: () => void;
   private stopped = false;
   private readonly postureSyncs: PostureSync[] = [];
+  /** Virtual time when the lab started (day 0 of its timelines). */
+  private readonly startedAt: number;
 
   private constructor(
     readonly server: MdmsimServer,
@@ -51,6 +54,7 @@ export class Lab extends FleetLab {
     onEvent: ((event: EventRecord) => void) | undefined,
   ) {
     super(fleet, clock);
+    this.startedAt = clock.now();
     // Before the clock moves on from an instant, every push it caused has reached its Mac and
     // every connect, download and check-in that started has been answered.
     this.removeSettle = clock.addSettleHook(() => settleWhileBusy([fleet, server, ...this.postureSyncs], 3));
@@ -71,6 +75,9 @@ export class Lab extends FleetLab {
       server = await startServer({
         apiToken: 'mdmsim-lab',
         ...options.server,
+        // The per-second API limit counts wall time, and a lab plays days in seconds: a client
+        // syncing every 15 virtual minutes would be refused for the lab's speed, not its own.
+        apiRateLimits: { perSecond: 0, ...options.server?.apiRateLimits },
         host: options.host ?? '127.0.0.1',
         port: options.port ?? 0,
         dataDir: options.dataDir ?? tempDir!,
@@ -117,7 +124,8 @@ export class Lab extends FleetLab {
     const { unknownNodes, onEvent, ...rest } = options;
     const nodes = rest.nodes ?? labPostureNodes(this.macs, unknownNodes);
     const byId = new Map(nodes.map((n) => [n.id, n]));
-    const when = (t: number) => new Date(t).toISOString().slice(0, 16).replace('T', ' ');
+    // Times in a summary read like the timeline's own (`day 4 09:15:00`), counted from the lab's start.
+    const when = (t: number) => virtualTime(t, this.startedAt).replace(/\s+/g, ' ');
     const sync = await startPostureSync({
       apiUrl: this.server.url,
       token: this.server.apiToken,
@@ -133,6 +141,11 @@ export class Lab extends FleetLab {
     });
     this.postureSyncs.push(sync);
     return sync;
+  }
+
+  /** The posture integrations postureSync() started, oldest first. */
+  get postureIntegrations(): readonly PostureSync[] {
+    return this.postureSyncs;
   }
 
   /** Events so far (server exchanges and Mac-side happenings), oldest first. */

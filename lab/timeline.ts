@@ -41,8 +41,12 @@ export function virtualTime(at: number, start: number): string {
 /** Whether an event is routine traffic that the timeline folds. */
 export function isRoutine(e: EventRecord): boolean {
   if (e.type === 'agent.checkin') return (e.data as { kind?: string } | undefined)?.kind !== 'install';
-  // A posture sync that changed nothing (every 15 minutes, all day).
-  if (e.type === 'posture.sync') return (e.data as { changes?: number } | undefined)?.changes === 0;
+  // A scheduled posture sync that changed nothing (every 15 minutes, all day); one caused by
+  // creating or updating the integration stays visible.
+  if (e.type === 'posture.sync') {
+    const d = e.data as { changes?: number; trigger?: string } | undefined;
+    return d?.changes === 0 && d.trigger === 'schedule';
+  }
   return false;
 }
 

@@ -13,7 +13,9 @@
  * - 401 and 403 both pause (a token without the Prism permission does not heal by retrying);
  *   `pauseOnStatus` changes that. The pause lasts `pauseOnAuthErrorMs`, then one sync tries again
  *   (and pauses again if the token is still refused); a configuration update resumes at once.
- * - 429 keeps the schedule but comes back sooner if the server said when (`ratelimit-reset`).
+ * - 429 keeps the schedule: the next try is a full interval later, or later still if the server
+ *   says so (`retry-after` / `ratelimit-reset`). Never sooner: a client that retries at the
+ *   reset of a per-second window only joins the crowd that filled it.
  * - Syncs never overlap: a sync asked for while one runs starts after it.
  *
  * Everything runs on the injected Clock, so a lab's virtual clock drives the schedule and the
@@ -366,8 +368,8 @@ export class PostureSync {
       this.schedule(until);
       this.emit({ type: 'paused', at, until, error });
     } else {
-      const retry = caught instanceof PrismError && caught.retryAfterMs !== undefined ? Math.min(caught.retryAfterMs, this.intervalMs) : this.intervalMs;
-      this.schedule(at + Math.max(retry, 1000));
+      const wait = caught instanceof PrismError && caught.retryAfterMs !== undefined ? Math.max(caught.retryAfterMs, this.intervalMs) : this.intervalMs;
+      this.schedule(at + wait);
     }
     return report;
   }

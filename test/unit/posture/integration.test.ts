@@ -222,12 +222,16 @@ describe('errors and pausing', () => {
     fake = await startFakePrism();
   });
 
-  it('429 comes back when the server says (ratelimit-reset), not a full interval later', async () => {
-    fake.force = { status: 429, body: { detail: 'Request was throttled.' }, headers: { 'ratelimit-reset': '30' } };
+  it('429 keeps the schedule, or waits longer when the server asks (retry-after), never retrying sooner', async () => {
+    fake.force = { status: 429, body: { detail: 'Request was throttled. Expected available in 1 second.' }, headers: { 'ratelimit-reset': '1' } };
     const s = await start();
-    expect(s.status()).toMatchObject({ state: 'active', error: { kind: 'rate-limited', status: 429 }, nextSyncAt: T0 + 30_000 });
+    expect(s.status()).toMatchObject({ state: 'active', error: { kind: 'rate-limited', status: 429 }, nextSyncAt: T0 + 15 * MIN });
+    fake.force = { status: 429, body: { detail: 'Request was throttled. Expected available in 3600 seconds.' }, headers: { 'retry-after': '3600' } };
+    await clock.advance(15 * MIN);
+    expect(s.status()).toMatchObject({ error: { kind: 'rate-limited' }, nextSyncAt: T0 + 15 * MIN + HOUR });
     fake.force = undefined;
-    await clock.advance(30_000);
-    expect(s.status()).toMatchObject({ error: null, matched: 2, lastSuccessAt: T0 + 30_000 });
+    await clock.advance(HOUR);
+    expect(s.status()).toMatchObject({ error: null, matched: 2, lastSuccessAt: T0 + 75 * MIN });
+    expect(prismRequests()).toBe(3);
   });
 });
