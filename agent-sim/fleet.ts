@@ -15,7 +15,7 @@ import type { ValidationContext } from '../protocol/schema';
 import { AgentRunner } from './agent';
 import { CourierClient } from './courier';
 import { FleetHttp } from './http';
-import { checkShard, fleetNumber, macIdentity, type Shard } from './identity';
+import { checkShard, fleetNumber, macChoices, macIdentity, type MacChoices, type Shard } from './identity';
 import { SimulatedMac, type MacEvent, type MacHost } from './mac';
 import { ownBuffer, subjectCommonName } from './signer';
 import type { InstalledCertificate } from './state';
@@ -44,6 +44,9 @@ export interface FleetOptions {
   maxSockets?: number;
   /** Tokens per courier connection (default 1,000). */
   tokensPerConnection?: number;
+  /** Only these models / macOS versions (identifiers or name prefixes; version prefixes). */
+  models?: readonly string[];
+  os?: readonly string[];
 }
 
 export interface EnrollAllResult {
@@ -81,7 +84,7 @@ export class Fleet implements MacHost {
   private idleWaiters: Array<() => void> = [];
   private stopped = false;
 
-  private constructor(options: FleetOptions, http: FleetHttp, courier: CourierClient, onError: (error: unknown) => void) {
+  private constructor(options: FleetOptions, http: FleetHttp, courier: CourierClient, onError: (error: unknown) => void, private readonly choices: MacChoices) {
     this.clock = options.clock;
     this.server = options.server.replace(/\/+$/, '');
     this.seed = options.seed ?? 'mdmsim';
@@ -110,6 +113,7 @@ export class Fleet implements MacHost {
       throw new TypeError(`Fleet.start: server must be a URL such as https://127.0.0.1:8443; got ${JSON.stringify(options.server)}`);
     }
     checkShard(options.shard);
+    const choices = macChoices({ models: options.models, os: options.os });
     const onError =
       options.onError ??
       ((error: unknown) => {
@@ -124,7 +128,7 @@ export class Fleet implements MacHost {
       http.close();
       throw error;
     }
-    const fleet = new Fleet(options, http, courier, onError);
+    const fleet = new Fleet(options, http, courier, onError, choices);
     if (options.count) fleet.addMacs(options.count);
     return fleet;
   }
@@ -192,7 +196,7 @@ export class Fleet implements MacHost {
     const made: SimulatedMac[] = [];
     for (let i = 0; i < n; i++) {
       const index = this.macs.length;
-      const identity = macIdentity({ seed: this.seed, index, shard: this.shard });
+      const identity = macIdentity({ seed: this.seed, index, shard: this.shard, choices: this.choices });
       const mac = new SimulatedMac(this, identity, fleetNumber(index, this.shard));
       this.macs.push(mac);
       this.byUdid.set(mac.udid, mac);

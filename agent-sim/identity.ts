@@ -51,6 +51,61 @@ export interface MacIdentityOptions {
   /** The Mac's number within its shard (or fleet), from 0. */
   index: number;
   shard?: Shard;
+  /** Only these models and releases (see macChoices); default: every model and release. */
+  choices?: MacChoices;
+}
+
+/** The models and macOS releases a fleet draws from, after its `models` and `os` filters. */
+export interface MacChoices {
+  models: readonly MacModel[];
+  releases: ReadonlyMap<string, readonly OsRelease[]>;
+}
+
+export interface MacFilters {
+  /**
+   * Model identifiers (`Mac14,2`) or the start of a model or marketing name (`MacBook Air`,
+   * `MacBook Pro (14-inch`), case-insensitive.
+   */
+  models?: readonly string[];
+  /** macOS versions or their prefixes: `15` (any 15.x), `14.7`, `15.5`. */
+  os?: readonly string[];
+}
+
+const ALL_CHOICES: MacChoices = { models: MAC_MODELS, releases: RELEASES_BY_MODEL };
+
+/**
+ * The models and releases left by a fleet's filters: a model stays if it matches a `models`
+ * entry and runs at least one release matching an `os` entry. Throws, naming the filter and
+ * what is available, when nothing is left.
+ */
+export function macChoices(filters: MacFilters = {}): MacChoices {
+  const models = filters.models?.map((m) => m.trim()).filter(Boolean) ?? [];
+  const os = filters.os?.map((v) => v.trim()).filter(Boolean) ?? [];
+  if (models.length === 0 && os.length === 0) return ALL_CHOICES;
+  const modelIs = (m: MacModel, f: string) => {
+    const lf = f.toLowerCase();
+    return m.model.toLowerCase() === lf || m.modelName.toLowerCase().startsWith(lf) || m.marketingName.toLowerCase().startsWith(lf);
+  };
+  const releaseIs = (r: OsRelease, v: string) => r.version === v || r.version.startsWith(`${v}.`);
+  for (const f of models) {
+    if (!MAC_MODELS.some((m) => modelIs(m, f))) {
+      throw new RangeError(`models: no Mac model matches ${JSON.stringify(f)}; known: ${[...new Set(MAC_MODELS.map((m) => m.modelName))].join(', ')}, or an identifier such as ${MAC_MODELS[0]!.model}`);
+    }
+  }
+  for (const v of os) {
+    if (!OS_RELEASES.some((r) => releaseIs(r, v))) throw new RangeError(`os: no macOS release matches ${JSON.stringify(v)}; known: ${OS_RELEASES.map((r) => r.version).join(', ')}`);
+  }
+  const releases = new Map<string, OsRelease[]>();
+  const kept: MacModel[] = [];
+  for (const m of MAC_MODELS) {
+    if (models.length > 0 && !models.some((f) => modelIs(m, f))) continue;
+    const rs = releasesFor(m.model).filter((r) => os.length === 0 || os.some((v) => releaseIs(r, v)));
+    if (rs.length === 0) continue;
+    kept.push(m);
+    releases.set(m.model, rs);
+  }
+  if (kept.length === 0) throw new RangeError(`models ${JSON.stringify(models)} with os ${JSON.stringify(os)}: none of those models runs any of those releases`);
+  return { models: kept, releases };
 }
 
 export function checkShard(shard: Shard | undefined): Shard {
@@ -181,8 +236,9 @@ export function macIdentity(options: MacIdentityOptions): MacIdentity {
   const r = new SeededRandom(`mdmsim-mac\0${options.seed}\0${n}`);
   const udid = uuidFromBytes(r.bytes(16));
   const serial = serialNumber(options.seed, n, r);
-  const model = r.pick(MAC_MODELS);
-  const release = r.pick(releasesFor(model.model));
+  const choices = options.choices ?? ALL_CHOICES;
+  const model = r.pick(choices.models);
+  const release = r.pick(choices.releases.get(model.model) ?? releasesFor(model.model));
   const owner = r.pick(FIRST_NAMES);
   const label = hostLabel(owner, model.modelName);
   const gb = r.pick(model.storageGB);

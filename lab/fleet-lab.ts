@@ -29,6 +29,9 @@ export interface FleetLabOptions {
   dataDir?: string;
   /** Key type of the Macs' identities (default ec: fast; rsa is what real profiles mostly carry). */
   keyType?: 'ec' | 'rsa';
+  /** Only these Mac models (identifiers or name prefixes, e.g. `MacBook Air`) and macOS versions (`15`, `14.7`). */
+  models?: readonly string[];
+  os?: readonly string[];
   /** Every event the lab records (server exchanges and what the Macs did), as it happens. */
   onEvent?: (event: EventRecord) => void;
 }
@@ -96,6 +99,8 @@ export async function startLabFleet(
     clock,
     seed: options.seed ?? 'mdmsim-lab',
     keyType: options.keyType ?? 'ec',
+    models: options.models,
+    os: options.os,
     count: 0,
     onEvent: record
       ? (e) => {

@@ -1,4 +1,4 @@
-import { fleetNumber, MAC_MODELS, macIdentity, OS_RELEASES, releasesFor, SERIAL_ALPHABET } from '../../../agent-sim/identity';
+import { fleetNumber, MAC_MODELS, macChoices, macIdentity, OS_RELEASES, releasesFor, SERIAL_ALPHABET } from '../../../agent-sim/identity';
 
 const UUID = /^[0-9A-F]{8}-[0-9A-F]{4}-4[0-9A-F]{3}-[89AB][0-9A-F]{3}-[0-9A-F]{12}$/;
 const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
@@ -85,5 +85,36 @@ describe('macIdentity', () => {
     for (const m of MAC_MODELS) expect(releasesFor(m.model).length).toBeGreaterThan(0);
     // Apple silicon never ran Catalina.
     expect(OS_RELEASES[0]!.models.every((m) => !MAC_MODELS.find((x) => x.model === m)!.appleSilicon)).toBe(true);
+  });
+});
+
+describe('macChoices: a fleet limited to some models and macOS versions', () => {
+  it('draws only matching models and releases, every Mac still on a release its model runs', () => {
+    const choices = macChoices({ models: ['MacBook Air'], os: ['15'] });
+    for (let index = 0; index < 200; index++) {
+      const id = macIdentity({ seed: 'filters', index, choices });
+      expect(id.modelName).toBe('MacBook Air');
+      expect(id.osVersion).toMatch(/^15(\.|$)/);
+      expect(releasesFor(id.model).map((r) => r.version)).toContain(id.osVersion);
+    }
+  });
+
+  it('takes model identifiers and exact versions, and is the whole catalogue without filters', () => {
+    const first = MAC_MODELS[0]!;
+    const release = releasesFor(first.model).at(-1)!;
+    const one = macChoices({ models: [first.model.toLowerCase()], os: [release.version] });
+    expect(one.models.map((m) => m.model)).toEqual([first.model]);
+    expect(one.releases.get(first.model)!.map((r) => r.version)).toEqual([release.version]);
+    expect(macChoices().models).toBe(MAC_MODELS);
+    // No filters: the identities are exactly those of a fleet without the option.
+    expect(macIdentity({ seed: 's', index: 3, choices: macChoices({}) })).toEqual(macIdentity({ seed: 's', index: 3 }));
+  });
+
+  it('refuses a filter that matches nothing, saying what exists', () => {
+    expect(() => macChoices({ models: ['ThinkPad'] })).toThrow(/models: no Mac model matches "ThinkPad"; known: .*MacBook Air/);
+    expect(() => macChoices({ os: ['9'] })).toThrow(/os: no macOS release matches "9"; known: /);
+    const oldest = OS_RELEASES[0]!.version;
+    const newOnly = MAC_MODELS.find((m) => !releasesFor(m.model).some((r) => r.version === oldest));
+    if (newOnly) expect(() => macChoices({ models: [newOnly.model], os: [oldest] })).toThrow(/none of those models runs any of those releases/);
   });
 });
