@@ -240,6 +240,24 @@ describe('filter and sort_by', () => {
 
 // Last: it enrolls more devices.
 describe('cursors while devices enroll', () => {
+  it('shows a Mac once it has enrolled, not at its Authenticate alone (default order and sorted alike)', async () => {
+    const store = t.server.store;
+    const before = (await prism()).json.total;
+    const udid = 'A1B2C3D4-0000-4000-8000-00000000AUTH';
+    store.storeAuthenticate({ id: udid, topic: 'com.apple.mgmt.External.x', serialNumber: 'C02MIDENROLL', platform: 'macOS', osVersion: '14.4.1' }, T0);
+    for (const query of ['', '?sort_by=serial_number', '?offset=1']) {
+      const r = await prism(query);
+      expect(r.json.total).toBe(before);
+      expect(r.json.data.map((d: { serial_number: string }) => d.serial_number)).not.toContain('C02MIDENROLL');
+    }
+    store.storeTokenUpdate(udid, { topic: 'com.apple.mgmt.External.x', token: 'ab'.repeat(32), pushMagic: 'magic' }, T0 + 1000);
+    for (const query of ['', '?sort_by=serial_number']) {
+      const r = await prism(query);
+      expect(r.json.total).toBe(before + 1);
+      expect(r.json.data.find((d: { serial_number: string }) => d.serial_number === 'C02MIDENROLL')).toMatchObject({ device_id: deviceIdFor(udid), mdm_enabled: true });
+    }
+  });
+
   it('keeps a cursor correct while devices enroll between pages: none repeated, none of the first listing lost', async () => {
     const store = t.server.store;
     const before = new Set((await prism()).json.data.map((d: { device_id: string }) => d.device_id));

@@ -17,7 +17,7 @@ import { KANDJI_MAX_LIMIT } from '../../../protocol/kandji';
 import type { Storage } from '../../storage/types';
 import { apiDeviceOf, apiDevices, type ApiDevice, type DeviceViewSettings } from '../device-view';
 import { CursorError, decodeCursor, encodeCursor, type CursorPosition } from './cursor';
-import { deviceOrder, positionAfter } from './device-order';
+import { deviceOrder, positionAfter, positionAtOrAfter } from './device-order';
 import { compareRaw, isPrismField, PRISM_FIELD_NAMES, PRISM_FIELDS, prismRecordOf, type PrismDeviceRecord, type PrismFieldName } from './fields';
 import { FilterError, parseFilter, type DevicePredicate } from './filter';
 
@@ -122,40 +122,35 @@ export function prismPage(store: Storage, now: number, settings: DeviceViewSetti
 function byDeviceId(store: Storage, now: number, settings: DeviceViewSettings, q: PrismQuery): PrismPage {
   const order = deviceOrder(store);
   const n = order.deviceIds.length;
-  let start = q.offset ?? 0;
+  const { pending } = order;
+  // Walk positions k = 0.. in the requested direction; entry i of the ascending order at each.
+  const at = (k: number) => (q.sort.descending ? n - 1 - k : k);
+  let k = 0;
   if (q.after) {
-    const ascending = positionAfter(order, q.after.deviceId);
-    // Descending, the next device is the one below the cursor's: every id < the cursor's.
-    start = q.sort.descending ? n - lowerBound(order.deviceIds, q.after.deviceId) : ascending;
+    // Ascending: the ids above the cursor's; descending: the ids below it.
+    k = q.sort.descending ? n - positionAtOrAfter(order, q.after.deviceId) : positionAfter(order, q.after.deviceId);
+  } else if (q.offset) {
+    // Offsets count shown devices: step over enrollments still mid-enrollment.
+    for (let skipped = 0; k < n && skipped < q.offset; k++) if (!pending.has(order.enrollmentIds[at(k)]!)) skipped++;
   }
   const data: PrismDeviceRecord[] = [];
   let lastId: string | undefined;
-  for (let k = start; k < n && data.length < q.limit; k++) {
-    const i = q.sort.descending ? n - 1 - k : k;
+  for (; k < n && data.length < q.limit; k++) {
+    const i = at(k);
     const e = store.getEnrollment(order.enrollmentIds[i]!);
-    if (!e) continue;
+    if (!e || pending.has(e.id)) continue;
     lastId = order.deviceIds[i]!;
     data.push(prismRecordOf(apiDeviceOf(e, now, settings, store)));
   }
-  const more = start + data.length < n;
+  let more = false;
+  for (let j = k; j < n && !more; j++) more = !pending.has(order.enrollmentIds[at(j)]!);
   return {
     cursor: lastId !== undefined && more ? encodeCursor({ sort: q.sort.spec, value: lastId, deviceId: lastId }) : null,
     data,
     limit: q.limit,
     offset: q.offset,
-    total: n,
+    total: n - pending.size,
   };
-}
-
-function lowerBound(sorted: readonly string[], value: string): number {
-  let lo = 0;
-  let hi = sorted.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (sorted[mid]! < value) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
 }
 
 function positiveInt(text: string | undefined): number | undefined {
