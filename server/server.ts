@@ -38,6 +38,8 @@ import type { DeviceFaultHandler } from './http/control-api';
 import { createKandjiApi } from './api';
 import { ApiTokens, ApiTokenStore, type RateLimits } from './api/auth';
 import { API_TOKENS_CONTROL_PATH, createApiTokensControl } from './api/auth/control';
+import { createDashboard, createDashboardControl } from './dashboard';
+import type { ScenarioSource, ScenarioState } from '../protocol/scenario-state';
 
 export type { DeviceFaultHandler } from './http/control-api';
 export type { AgentPolicyOptions, AgentPolicySettings, AgentPolicySettingsJson } from './policy/settings';
@@ -142,6 +144,7 @@ export class MdmsimServer {
   /** Tokens of the Kandji-compatible API (/api/v1): create({name, permissions}), revoke(id), list(). */
   readonly apiTokens: ApiTokens;
   private deviceFaults?: DeviceFaultHandler;
+  private scenarioSource?: ScenarioSource;
   private httpServer?: Server;
   private enrollmentService?: EnrollmentService;
   private push?: PushCert;
@@ -240,6 +243,7 @@ export class MdmsimServer {
     app.set('etag', false);
     app.get(ENROLL_PATH, createEnrollHandler(enrollment, () => this.baseUrl));
     app.use(API_TOKENS_CONTROL_PATH, createApiTokensControl({ apiToken: this.apiToken, tokens: this.apiTokens }));
+    app.use('/sim/v1', createDashboardControl({ apiToken: this.apiToken, store: this.store, agentPolicy: this.agentPolicy, push: () => this.pushService, scenario: () => this.scenario }));
     app.use('/sim/v1', createControlApi({
         apiToken: this.apiToken,
         clock: this.clock,
@@ -266,9 +270,7 @@ export class MdmsimServer {
         apiTokens: this.apiTokens.store,
         rateLimits: options.apiRateLimits,
       }));
-    app.get('/', (_req, res) => {
-      res.type('text/plain').send(`mdmsim server\nMDM: ${this.baseUrl}/mdm\ncontrol API: ${this.baseUrl}/sim/v1 (bearer token)\n`);
-    });
+    app.use(createDashboard());
     app.use((req, res) => sendProblem(res, { status: 404, code: 'not-found', message: `no route for ${req.method} ${req.path}` }));
     // A bug in a route (say, profile issuance) answers JSON like everything else, and is reported.
     app.use((error: unknown, _req: express.Request, res: express.Response, next: express.NextFunction) => {
@@ -327,6 +329,19 @@ export class MdmsimServer {
    */
   setDeviceFaultHandler(handler: DeviceFaultHandler | undefined): void {
     this.deviceFaults = handler;
+  }
+
+  /**
+   * What the dashboard's scenario panel and GET /sim/v1/scenario show: the story a lab is
+   * playing, asked for on each request. Undefined removes it ({"scenario": null}).
+   */
+  setScenarioSource(source: ScenarioSource | undefined): void {
+    this.scenarioSource = source;
+  }
+
+  /** The story being played, if a lab set a source. */
+  get scenario(): ScenarioState | undefined {
+    return this.scenarioSource?.();
   }
 
   /** True while a push is on its way: to APNs, or from the courier to a connected device that has not acknowledged it. */
@@ -389,7 +404,8 @@ export class MdmsimServer {
       apns: this.apnsMock?.providerUrl ?? null,
       courier: this.apnsMock?.courierUrl ?? null,
       api: `${this.baseUrl}/sim/v1`,
-      dashboard: `${this.baseUrl}/`,
+      // The fragment never reaches a server or a log; the page keeps it in sessionStorage and clears the address bar.
+      dashboard: `${this.baseUrl}/#token=${encodeURIComponent(this.apiToken)}`,
       caCert: join(this.dataDir, 'ca.pem'),
       apiToken: this.apiToken,
     };

@@ -55,7 +55,8 @@ describe('mdmsim serve', () => {
       const base = ready.mdm.replace(/\/mdm$/, '');
       expect(ready.mdm).toMatch(/^https:\/\/127\.0\.0\.1:\d+\/mdm$/);
       expect(ready.api).toBe(`${base}/sim/v1`);
-      expect(ready.dashboard).toBe(`${base}/`);
+      // The dashboard URL carries the token in its fragment (never sent to a server).
+      expect(ready.dashboard).toBe(`${base}/#token=cli-token`);
       expect(ready.enroll).toBe(`${base}/mdm/enroll`);
       expect(readFileSync(ready.caCert, 'utf8')).toContain('BEGIN CERTIFICATE');
       expect(statSync(join(dataDir, 'ca-key.pem')).mode & 0o077).toBe(0);
