@@ -19,7 +19,7 @@ import { ScenarioPanel } from './scenario.js';
 const byId = (id) => /** @type {HTMLElement} */ (document.getElementById(id));
 
 /** What the page has taken in, for the benchmark and the curious (window.mdmsimDashboard). */
-const stats = { received: 0, rendered: 0, lastId: 0, batches: 0, deviceFetchRounds: 0 };
+const stats = { received: 0, rendered: 0, firstId: 0, lastId: 0, batches: 0, deviceFetchRounds: 0 };
 Object.assign(window, { mdmsimDashboard: stats });
 
 initBanners(byId('banners'));
@@ -112,6 +112,7 @@ function start(token) {
   const onBatch = (events) => {
     stats.batches++;
     stats.rendered += events.length;
+    if (stats.firstId === 0) stats.firstId = events[0]?.id ?? 0;
     stats.lastId = events[events.length - 1]?.id ?? stats.lastId;
     stats.received = stream?.received ?? stats.received;
     /** @type {Set<string>} */

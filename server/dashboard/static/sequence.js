@@ -117,7 +117,10 @@ export class SequenceView {
       const over = to ?? from ?? LANE.mdm ?? 0.375;
       const note = document.createElement('div');
       note.className = `note ${e.from}`;
-      note.style.left = `${over * 100}%`;
+      // Centred on a middle lane; on an edge lane it opens inwards, so nothing is cut off.
+      if (over < 0.25) Object.assign(note.style, { left: '0.5%', transform: 'none', maxWidth: '62%' });
+      else if (over > 0.75) Object.assign(note.style, { right: '0.5%', transform: 'none', maxWidth: '62%' });
+      else note.style.left = `${over * 100}%`;
       const who = from === undefined || from === to ? `${NAME[e.from] ?? e.from}: ` : '';
       note.textContent = `${who}${text}`;
       note.title = `${NAME[e.from] ?? e.from} → ${NAME[e.to] ?? e.to}: ${text} (${e.type})`;
