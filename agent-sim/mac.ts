@@ -7,6 +7,7 @@
  * A Mac keeps little: its identity and state, its enrollment (signer, URLs, token), a few flags.
  * Sockets, timers and the courier belong to the fleet (MacHost).
  */
+import { formatDuration } from '../protocol/duration';
 import { AGENT_BUNDLE_ID, type AgentCheckinKind } from '../protocol/agent';
 import type { DeviceCredential, PushFrame } from '../protocol/apns';
 import { CHECKIN_CONTENT_TYPE } from '../protocol/checkin';
@@ -789,7 +790,7 @@ function readCommand(body: Buffer): ReadCommand {
 function describeFault(f: DeviceFault): string {
   switch (f.kind) {
     case 'offline':
-      return f.forMs !== undefined ? ` for ${Math.round(f.forMs / 60_000)} min` : ' until cleared';
+      return f.forMs !== undefined ? ` for ${formatDuration(f.forMs)}` : ' until cleared';
     case 'notnow':
       return `: NotNow for the next ${f.connects} connect(s)`;
     case 'package-download':

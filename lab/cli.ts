@@ -14,7 +14,7 @@ import { Fleet } from '../agent-sim';
 import { DEFAULT_LAB_START, startLab, type Lab } from './lab';
 import { eventsToMermaid } from '../server/service/mermaid';
 import { playScenario } from './scenario';
-import { SCENARIOS, scenarioNamed } from './scenarios';
+import { SCENARIOS, resolveScenario } from './scenarios';
 import { formatEvent, isRoutine } from './timeline';
 import { addPostureSyncCommand } from './cli-posture';
 import { registerTokenCommand } from './cli-token';
@@ -192,12 +192,12 @@ export function buildProgram(): Command {
   program
     .command('lab')
     .description('one process: server, simulated Macs and a virtual clock; plays a scenario and prints its timeline')
-    .option('--scenario <name>', `a shipped scenario: ${Object.keys(SCENARIOS).join(', ')}`)
+    .option('--scenario <name|file>', `a shipped scenario (${Object.keys(SCENARIOS).join(', ')}) or a scenario file (YAML)`)
     .option('--devices <n>', 'Macs in the lab (default: the scenario\'s, else 3)', nonNegativeInteger)
     .option('--exit', 'exit when the scenario ends: 0 only if every expectation held')
     .option('--host <host>', 'interface to listen on', '127.0.0.1')
     .option('--port <port>', 'HTTPS port of the MDM host (0 = any free port)', port, 0)
-    .option('--seed <seed>', 'identities are deterministic from the seed', 'mdmsim-lab')
+    .option('--seed <seed>', "identities are deterministic from the seed (default: the scenario's, else mdmsim-lab)")
     .option('--data-dir <dir>', 'where the CA and certificates are kept (default: a temporary one)')
     .option('--no-color', 'plain timeline even on a terminal')
     .option('--mermaid <file>', 'write the run as a Mermaid sequence diagram to this file (when the scenario ends, or when the lab stops)')
@@ -307,7 +307,7 @@ interface LabCliOptions {
   exit?: boolean;
   host: string;
   port: number;
-  seed: string;
+  seed?: string;
   dataDir?: string;
   color: boolean;
   mermaid?: string;
@@ -323,19 +323,21 @@ function writeMermaid(lab: Lab, file: string): void {
 
 async function runLab(opts: LabCliOptions): Promise<void> {
   const log = pino({ level: opts.logLevel, base: undefined }, pino.destination(2));
-  const scenario = opts.scenario === undefined ? undefined : scenarioNamed(opts.scenario);
+  const scenario = opts.scenario === undefined ? undefined : resolveScenario(opts.scenario);
   if (opts.scenario !== undefined && !scenario) {
-    throw new Error(`--scenario ${opts.scenario}: no such scenario; shipped: ${Object.keys(SCENARIOS).join(', ')}`);
+    throw new Error(`--scenario ${opts.scenario}: no such scenario or file; shipped: ${Object.keys(SCENARIOS).join(', ')}`);
   }
   if (opts.exit && !scenario) throw new Error('--exit ends the lab when its scenario ends: name one with --scenario');
   const color = opts.color && process.stdout.isTTY === true;
+  // The scenario's fleet (models, OS versions, seed) and policy settings, then the flags.
   const lab = await startLab({
+    ...scenario?.lab,
     devices: 0,
-    seed: opts.seed,
+    seed: opts.seed ?? scenario?.lab?.seed ?? 'mdmsim-lab',
     host: opts.host,
     port: opts.port,
     dataDir: opts.dataDir,
-    server: { onError: (error) => log.error({ err: error }, 'unexpected error') },
+    server: { ...scenario?.lab?.server, onError: (error) => log.error({ err: error }, 'unexpected error') },
   });
   log.info(lab.server.info, 'lab serving');
   if (!scenario) {

@@ -162,7 +162,9 @@ export abstract class FleetLab {
   /** Injects faults into a Mac (the same as POST /sim/v1/devices/{udid}/faults). */
   async fault(which: string | number, ...faults: Array<DeviceFault | Record<string, unknown>>): Promise<DeviceFaultState> {
     const mac = this.mac(which);
-    const parsed = parseDeviceFaults({ faults });
+    // A parsed DeviceFault says forMs where the wire form says for: take either.
+    const wire = faults.map((f) => (f.kind === 'offline' && 'forMs' in f ? { kind: 'offline', ...(f.forMs === undefined ? {} : { for: f.forMs }) } : f));
+    const parsed = parseDeviceFaults({ faults: wire });
     const state = await this.fleet.faults.apply(mac.udid, parsed);
     await this.record({ type: 'sim.fault', udid: mac.udid, from: 'operator', to: 'device', summary: `fault: ${parsed.map((f) => f.kind).join(', ')}`, data: { faults: parsed } });
     await this.clock.settle();

@@ -36,6 +36,8 @@ export interface Expectation {
 
 export interface Scenario {
   name: string;
+  /** Explanations printed under the first event of each type on the timeline (scenario files' `explain`). */
+  explain?: Array<{ event: string; with?: Record<string, string | number | boolean>; text: string }>;
   title: string;
   /** What the story shows, for the instructor. */
   description: string;
@@ -92,6 +94,21 @@ export function scenarioContext(lab: Lab, start: number): ScenarioContext {
   };
 }
 
+/**
+ * Each explanation once, under the first event whose type is (or starts with `event.`) its event
+ * and whose data has its `with` values.
+ */
+function explainer(explain: Scenario['explain']): ((e: EventRecord) => string | undefined) | undefined {
+  if (!explain || explain.length === 0) return undefined;
+  const pending = [...explain];
+  const matches = (x: NonNullable<Scenario['explain']>[number], e: EventRecord) =>
+    (e.type === x.event || e.type.startsWith(`${x.event}.`)) && Object.entries(x.with ?? {}).every(([k, v]) => (e.data as Record<string, unknown> | undefined)?.[k] === v);
+  return (e) => {
+    const i = pending.findIndex((x) => matches(x, e));
+    return i < 0 ? undefined : pending.splice(i, 1)[0]!.text;
+  };
+}
+
 /** Plays a scenario to its end and checks its expectations. */
 export async function playScenario(scenario: Scenario, options: PlayOptions = {}): Promise<ScenarioReport> {
   const wallStart = performance.now();
@@ -121,7 +138,7 @@ export async function playScenario(scenario: Scenario, options: PlayOptions = {}
       }
       return { describe: x.describe, ok: failures.length === 0, failures };
     });
-    const timeline = formatTimeline(lab.events(), { start: lab.server.events.query({ limit: 1 })[0]?.at ?? start, labelOf: ctx.labelOf, color: options.color });
+    const timeline = formatTimeline(lab.events(), { start: lab.server.events.query({ limit: 1 })[0]?.at ?? start, labelOf: ctx.labelOf, color: options.color, annotate: explainer(scenario.explain) });
     return {
       name: scenario.name,
       passed: expectations.every((x) => x.ok),

@@ -15,6 +15,8 @@ export interface TimelineOptions {
   color?: boolean;
   /** Fold recurring agent check-ins and routine inventory into daily counts (default true). */
   fold?: boolean;
+  /** A line of explanation to print under an event (a scenario file's `explain`), or undefined. */
+  annotate?: (e: EventRecord) => string | undefined;
 }
 
 const DAY = 86_400_000;
@@ -31,9 +33,16 @@ const COLOR_OF: Array<[RegExp, string]> = [
   [/^mac\./, '\x1b[32m'],
 ];
 
+/**
+ * The story's calendar day of a time: day 0 is the start's date (UTC), so a time of day always
+ * reads with its own day (`day 1 08:46`, not `day 0 08:46` for the next morning).
+ */
+export function storyDay(at: number, start: number): number {
+  return Math.floor(at / DAY) - Math.floor(start / DAY);
+}
+
 export function virtualTime(at: number, start: number): string {
-  const rel = at - start;
-  const day = Math.floor(rel / DAY);
+  const day = storyDay(at, start);
   const t = new Date(at).toISOString().slice(11, 19);
   return `day ${String(day).padStart(2)} ${t}`;
 }
@@ -41,6 +50,8 @@ export function virtualTime(at: number, start: number): string {
 /** Whether an event is routine traffic that the timeline folds. */
 export function isRoutine(e: EventRecord): boolean {
   if (e.type === 'agent.checkin') return (e.data as { kind?: string } | undefined)?.kind !== 'install';
+  // An agent that cannot reach its server fails every 15 minutes: one line a day says so.
+  if (e.type === 'mac.agent.checkin.failed') return (e.data as { kind?: string } | undefined)?.kind !== 'install';
   // A scheduled posture sync that changed nothing (every 15 minutes, all day); one caused by
   // creating or updating the integration stays visible.
   if (e.type === 'posture.sync') {
@@ -62,30 +73,37 @@ export function formatEvent(e: EventRecord, options: TimelineOptions): string {
 /** The lines of a timeline, folding routine traffic per device per day (a line where the day's first one was). */
 export function formatTimeline(events: readonly EventRecord[], options: TimelineOptions): string[] {
   const fold = options.fold ?? true;
-  type Folded = { type: string; udid: string | undefined; count: number; first: number; last: number };
+  type Folded = { type: string; udid: string | undefined; count: number; first: number; last: number; sample: string };
   const entries: Array<string | Folded> = [];
   const open = new Map<string, Folded>();
   for (const e of events) {
     if (fold && isRoutine(e)) {
-      const key = `${e.type}|${e.udid ?? ''}|${Math.floor((e.at - options.start) / DAY)}`;
+      const key = `${e.type}|${e.udid ?? ''}|${storyDay(e.at, options.start)}`;
       const f = open.get(key);
       if (f) {
         f.count++;
         f.last = e.at;
       } else {
-        const created: Folded = { type: e.type, udid: e.udid, count: 1, first: e.at, last: e.at };
+        const created: Folded = { type: e.type, udid: e.udid, count: 1, first: e.at, last: e.at, sample: e.summary };
         open.set(key, created);
         entries.push(created);
       }
       continue;
     }
     entries.push(formatEvent(e, options));
+    const note = options.annotate?.(e);
+    if (note !== undefined) entries.push(`${' '.repeat(36)}↳ ${options.color ? `\x1b[3m${note}\x1b[0m` : note}`);
   }
   return entries.map((entry) => {
     if (typeof entry === 'string') return entry;
     const who = entry.udid === undefined ? '' : (options.labelOf?.(entry.udid) ?? entry.udid.slice(0, 8));
     const span = entry.count === 1 ? '' : `, the last at ${virtualTime(entry.last, options.start).replace(/\s+/g, ' ')}`;
-    const [arrow, what] = entry.type === 'posture.sync' ? ['posture → MDM', `posture sync${entry.count === 1 ? '' : 's'} with no change`] : ['agent → MDM', `routine agent check-in${entry.count === 1 ? '' : 's'}`];
+    const [arrow, what] =
+      entry.type === 'posture.sync'
+        ? ['posture → MDM', `posture sync${entry.count === 1 ? '' : 's'} with no change`]
+        : entry.type === 'mac.agent.checkin.failed'
+          ? ['agent → MDM', `failed agent check-in${entry.count === 1 ? '' : 's'} (the first: ${entry.sample})`]
+          : ['agent → MDM', `routine agent check-in${entry.count === 1 ? '' : 's'}`];
     const line = `${virtualTime(entry.first, options.start)}  ${who.padEnd(7)} ${arrow.padEnd(18)} ${entry.count} ${what}${span}`;
     return options.color ? `\x1b[2m${line}\x1b[0m` : line;
   });

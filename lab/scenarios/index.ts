@@ -1,15 +1,53 @@
+/**
+ * The scenarios shipped with mdmsim: every scenario file in fixtures/scenarios (YAML), plus the
+ * ones written in TypeScript (agent-posture drives a posture-sync integration, which scenario
+ * files cannot start yet).
+ */
+import { existsSync, readdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import type { Scenario } from '../scenario';
-import { agentReinstall } from './agent-reinstall';
+import { loadScenarioFile } from '../scenario-file';
 import { agentPosture } from './agent-posture';
 
+/** fixtures/scenarios of the package, from the sources (lab/scenarios) or the build (dist/lab/scenarios). */
+function shippedScenarioDir(): string {
+  for (let dir = __dirname; ; dir = dirname(dir)) {
+    const candidate = join(dir, 'fixtures', 'scenarios');
+    if (existsSync(candidate) && existsSync(join(dir, 'package.json'))) return candidate;
+    if (dirname(dir) === dir) throw new Error(`fixtures/scenarios not found above ${__dirname}: the package is incomplete`);
+  }
+}
+
+export const SCENARIO_DIR = shippedScenarioDir();
+
+function loadShipped(): Record<string, Scenario> {
+  const out: Record<string, Scenario> = {};
+  for (const file of readdirSync(SCENARIO_DIR).filter((f) => /\.ya?ml$/.test(f)).sort()) {
+    const scenario = loadScenarioFile(join(SCENARIO_DIR, file));
+    out[scenario.name] = scenario;
+  }
+  return out;
+}
+
 /** The scenarios shipped with mdmsim, by name. */
-export const SCENARIOS: Readonly<Record<string, Scenario>> = {
-  [agentReinstall.name]: agentReinstall,
-  [agentPosture.name]: agentPosture,
-};
+export const SCENARIOS: Readonly<Record<string, Scenario>> = Object.fromEntries(
+  Object.entries({ ...loadShipped(), [agentPosture.name]: agentPosture }).sort(([a], [b]) => a.localeCompare(b)),
+);
 
 export function scenarioNamed(name: string): Scenario | undefined {
   return Object.prototype.hasOwnProperty.call(SCENARIOS, name) ? SCENARIOS[name] : undefined;
 }
 
-export { agentReinstall, agentPosture };
+/**
+ * What `--scenario` names: a shipped scenario, or a scenario file (a path ending in .yaml/.yml,
+ * or one that exists). A file's errors (ScenarioFileError: file, line, field) propagate.
+ */
+export function resolveScenario(nameOrFile: string): Scenario | undefined {
+  const shipped = scenarioNamed(nameOrFile);
+  if (shipped) return shipped;
+  if (/\.ya?ml$/i.test(nameOrFile) || existsSync(nameOrFile)) return loadScenarioFile(nameOrFile);
+  return undefined;
+}
+
+export const agentReinstall: Scenario = SCENARIOS['agent-reinstall']!;
+export { agentPosture };

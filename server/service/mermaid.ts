@@ -9,7 +9,7 @@
 import type { EventRecord } from '../storage/types';
 
 export interface MermaidOptions {
-  /** Time 0 of the story: labels show `day N HH:MM` from it (default: the first event's day, 00:00 UTC). */
+  /** The story's first day: labels show `day N HH:MM`, N counted in calendar days from it (default: the first event's). */
   start?: number;
   /** A short name for a device (default: the first 8 characters of its id). */
   labelOf?: (udid: string) => string;
@@ -52,8 +52,9 @@ export function mermaidText(text: string): string {
     .trim();
 }
 
+/** `day N HH:MM`, N the calendar day (UTC) counted from the start's date. */
 function clockLabel(at: number, start: number): string {
-  const day = Math.floor((at - start) / DAY);
+  const day = Math.floor(at / DAY) - Math.floor(start / DAY);
   return `day ${day} ${new Date(at).toISOString().slice(11, 16)}`;
 }
 
@@ -62,7 +63,7 @@ function isRoutineCheckin(e: EventRecord): boolean {
 }
 
 export function eventsToMermaid(events: readonly EventRecord[], options: MermaidOptions = {}): string {
-  const start = options.start ?? (events.length > 0 ? Math.floor(events[0]!.at / DAY) * DAY : 0);
+  const start = options.start ?? events[0]?.at ?? 0;
   const maxLines = options.maxLines ?? DEFAULT_MAX_LINES;
   const label = (udid: string) => options.labelOf?.(udid) ?? udid.slice(0, 8);
 
@@ -93,7 +94,7 @@ export function eventsToMermaid(events: readonly EventRecord[], options: Mermaid
   for (const e of events) {
     const when = clockLabel(e.at, start);
     if (isRoutineCheckin(e) && e.udid !== undefined) {
-      const key = `${e.udid}|${Math.floor((e.at - start) / DAY)}`;
+      const key = `${e.udid}|${Math.floor(e.at / DAY)}`;
       const f = folded.get(key);
       if (f) {
         f.count++;

@@ -2,7 +2,7 @@
  * `mdmsim lab` and `mdmsim fleet` as a user runs them: child processes, real sockets.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -48,7 +48,7 @@ describe('mdmsim lab --scenario agent-reinstall --exit', () => {
     expect(code).toBe(0);
     expect(stdout).toMatch(/^day {2}0 09:00:00 {2}Mac 1 /m);
     expect(stdout).toMatch(/^day {2}9 .*Mac 2 .*reinstall/im);
-    expect(stdout).toMatch(/✓ the rule fires for Mac 2 alone/);
+    expect(stdout).toMatch(/✓ the rule fires for Mac 2, once\n✓ Macs 1 and 3 see no reinstall/);
     expect(stdout).not.toMatch(/✗/);
     expect(stdout).toMatch(/agent-reinstall: every expectation held/);
     // No colour codes when stdout is not a terminal.
@@ -63,10 +63,31 @@ describe('mdmsim lab --scenario agent-reinstall --exit', () => {
     expect(diagram).toMatch(/^ {4}Agent2->>MDM: day 9 .*install check-in/m);
   });
 
+  it('plays a scenario file; a bad one fails before any device exists, naming file, line and field', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mdmsim-story-'));
+    try {
+      const wrong = join(dir, 'wrong.yaml');
+      writeFileSync(wrong, 'name: wrong\ntitle: t\ndescription: d\nfleet: { count: 1 }\nduration: 2h\nexpect:\n  - { events: agent.reinstall.fired, mac: 1, describe: the rule fires at once }\n');
+      const failed = await run(['lab', '--scenario', wrong, '--exit', '--no-color']);
+      expect(failed.code).toBe(1);
+      expect(failed.stdout).toMatch(/^✗ the rule fires at once\n {4}Mac 1: agent\.reinstall\.fired: 0, expected at least 1$/m);
+      expect(failed.stdout).toMatch(/wrong: 1 expectation\(s\) failed/);
+
+      const bad = join(dir, 'bad.yaml');
+      writeFileSync(bad, 'name: bad\ntitle: t\ndescription: d\nfleet: { count: 1 }\nduration: 2h\nsteps:\n  - { at: 1h, mac: 1, fault: { kind: offline, for: a while } }\nexpect:\n  - { events: agent.checkin }\n');
+      const refused = await run(['lab', '--scenario', bad, '--exit']);
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toBe(`mdmsim: ${bad}:7:30: steps[0].fault.for: expected a duration like "15m", "36h", "8d", "1d12h" or ISO-8601 "P8D"/"PT36H"; got "a while" (cannot read "a while")\n`);
+      expect(refused.stdout).toBe('');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('refuses an unknown scenario and --exit without one, saying what to do', async () => {
     const unknown = await run(['lab', '--scenario', 'nope', '--exit']);
     expect(unknown.code).toBe(1);
-    expect(unknown.stderr).toMatch(/no such scenario; shipped: agent-reinstall/);
+    expect(unknown.stderr).toMatch(/no such scenario or file; shipped: agent-posture, agent-reinstall, device-offline, enrollment, erase-and-reenroll, notnow/);
     const bare = await run(['lab', '--exit']);
     expect(bare.code).toBe(1);
     expect(bare.stderr).toMatch(/--scenario/);
