@@ -524,6 +524,7 @@ function readExpectation(r: Reader, item: unknown, field: string, parent: YamlNo
       const what = `${requestType} ${status ? `answered ${status} by` : 'reaches'} ${describeMacs(macs)}${describeWindow(window)}${describeCount(bounds, true)}`;
       return {
         describe: own(m) ?? what,
+        decidedBy: window.to,
         check(ctx) {
           const type = status ? 'mdm.command.result' : 'mdm.command.delivered';
           const matching = inWindow(ctx, ctx.events(type), window).filter((e) => dataOf(e).requestType === requestType && (status === undefined || dataOf(e).status === status));
@@ -541,6 +542,7 @@ function readExpectation(r: Reader, item: unknown, field: string, parent: YamlNo
       const what = `${type} ${describeCount(bounds, false)}${macs ? ` for ${describeMacs(macs)}` : ''}${describeWindow(window)}`;
       return {
         describe: own(m) ?? what,
+        decidedBy: window.to,
         check(ctx) {
           const matching = inWindow(ctx, ctx.events(type), window);
           if (macs !== undefined) return perMac(ctx, macs, matching, bounds, type, window);

@@ -9,6 +9,7 @@ import type { SimulatedMac } from '../agent-sim';
 import type { EventRecord } from '../server/storage/types';
 import { startLab, type Lab, type LabOptions } from './lab';
 import { formatTimeline } from './timeline';
+import type { ScenarioState } from '../protocol/scenario-state';
 
 export interface ScenarioContext {
   lab: Lab;
@@ -32,6 +33,11 @@ export interface Expectation {
   describe: string;
   /** What did not hold (empty: it held). */
   check(ctx: ScenarioContext): string[];
+  /**
+   * Time from the start after which nothing can change the outcome (its window has closed): the
+   * dashboard shows it green or red from then on. Default: the story's end.
+   */
+  decidedBy?: number;
 }
 
 export interface Scenario {
@@ -122,22 +128,30 @@ export async function playScenario(scenario: Scenario, options: PlayOptions = {}
     if (lab.macs.length < scenario.devices) await lab.enroll(scenario.devices - lab.macs.length);
     const start = lab.now();
     const ctx = scenarioContext(lab, start);
-    for (const { step, offset } of steps) {
-      await lab.advanceTo(start + offset);
-      options.onStep?.(step, lab.now());
-      await step.run(ctx);
-      await lab.settle();
-    }
-    await lab.advanceTo(start + duration);
-    const expectations = scenario.expectations.map((x) => {
-      let failures: string[];
-      try {
-        failures = x.check(ctx);
-      } catch (error) {
-        failures = [`the check itself failed: ${(error as Error).message}`];
+    const panel = new ScenarioPanel(scenario, lab, ctx, start, duration, steps);
+    lab.server.setScenarioSource(() => panel.state());
+    panel.started();
+    // Checkpoints: each step's time, and each expectation's decision time (the panel turns it
+    // green or red as soon as its window has closed).
+    let next = 0;
+    // Never back: an advance step, or someone at the dashboard, may have moved the clock on.
+    const reach = (t: number) => (t > lab.now() ? lab.advanceTo(t) : Promise.resolve());
+    for (const checkpoint of panel.checkpoints()) {
+      await reach(start + checkpoint);
+      while (next < steps.length && steps[next]!.offset === checkpoint) {
+        const { step } = steps[next]!;
+        options.onStep?.(step, lab.now());
+        await step.run(ctx);
+        await lab.settle();
+        panel.stepDone(next);
+        next++;
       }
-      return { describe: x.describe, ok: failures.length === 0, failures };
-    });
+      panel.decide(checkpoint);
+    }
+    await reach(start + duration);
+    panel.decide(duration);
+    panel.done();
+    const expectations = panel.results();
     const timeline = formatTimeline(lab.events(), { start: lab.server.events.query({ limit: 1 })[0]?.at ?? start, labelOf: ctx.labelOf, color: options.color, annotate: explainer(scenario.explain) });
     return {
       name: scenario.name,
@@ -148,6 +162,95 @@ export async function playScenario(scenario: Scenario, options: PlayOptions = {}
       timeline,
     };
   } finally {
-    if (!options.lab) await lab.stop();
+    if (!options.lab) {
+      lab.server.setScenarioSource(undefined);
+      await lab.stop();
+    }
+  }
+}
+
+/**
+ * The story as the dashboard's scenario panel shows it (GET /sim/v1/scenario): steps ticked as
+ * they run, expectations pending until their window closes, then held or failed, each change a
+ * `scenario.*` event so a watching page refreshes.
+ */
+class ScenarioPanel {
+  private readonly stepsDone: boolean[];
+  private readonly outcomes: Array<ExpectationResult | undefined>;
+  private finished = false;
+
+  constructor(
+    private readonly scenario: Scenario,
+    private readonly lab: Lab,
+    private readonly ctx: ScenarioContext,
+    private readonly start: number,
+    private readonly duration: number,
+    private readonly steps: Array<{ step: ScenarioStep; offset: number }>,
+  ) {
+    this.stepsDone = steps.map(() => false);
+    this.outcomes = scenario.expectations.map(() => undefined);
+  }
+
+  private decidedBy(x: Expectation): number {
+    return Math.min(x.decidedBy ?? this.duration, this.duration);
+  }
+
+  /** Step times and decision times, ascending, without repeats. */
+  checkpoints(): number[] {
+    const times = new Set<number>([...this.steps.map((s) => s.offset), ...this.scenario.expectations.map((x) => this.decidedBy(x))]);
+    return [...times].filter((t) => t <= this.duration).sort((a, b) => a - b);
+  }
+
+  started(): void {
+    this.record('scenario.started', `scenario ${this.scenario.name} started: ${this.scenario.title}`, { name: this.scenario.name });
+  }
+
+  stepDone(i: number): void {
+    this.stepsDone[i] = true;
+    this.record('scenario.step', `step: ${this.steps[i]!.step.describe}`, { index: i, describe: this.steps[i]!.step.describe });
+  }
+
+  /** Judges every expectation whose window has closed by `offset`. */
+  decide(offset: number): void {
+    this.scenario.expectations.forEach((x, i) => {
+      if (this.outcomes[i] !== undefined || this.decidedBy(x) > offset) return;
+      let failures: string[];
+      try {
+        failures = x.check(this.ctx);
+      } catch (error) {
+        failures = [`the check itself failed: ${(error as Error).message}`];
+      }
+      const result = { describe: x.describe, ok: failures.length === 0, failures };
+      this.outcomes[i] = result;
+      this.record('scenario.expectation', `${result.ok ? '✓' : '✗'} ${x.describe}${result.ok ? '' : `: ${failures.join('; ')}`}`, { describe: x.describe, status: result.ok ? 'held' : 'failed', failures });
+    });
+  }
+
+  done(): void {
+    this.finished = true;
+  }
+
+  results(): ExpectationResult[] {
+    return this.outcomes.map((r, i) => r ?? { describe: this.scenario.expectations[i]!.describe, ok: false, failures: ['never judged'] });
+  }
+
+  state(): ScenarioState {
+    return {
+      name: this.scenario.name,
+      title: this.scenario.title,
+      description: this.scenario.description,
+      startedAt: new Date(this.start).toISOString(),
+      endsAt: new Date(this.start + this.duration).toISOString(),
+      state: this.finished ? 'done' : 'playing',
+      steps: this.steps.map(({ step, offset }, i) => ({ at: typeof step.at === 'string' ? step.at : formatDuration(offset), describe: step.describe, done: this.stepsDone[i]! })),
+      expectations: this.scenario.expectations.map((x, i) => {
+        const r = this.outcomes[i];
+        return { describe: x.describe, status: r === undefined ? 'pending' : r.ok ? 'held' : 'failed', failures: r?.failures ?? [] };
+      }),
+    };
+  }
+
+  private record(type: string, summary: string, data: Record<string, unknown>): void {
+    this.lab.record({ type, from: 'operator', to: 'operator', summary, data });
   }
 }

@@ -8,6 +8,8 @@ import { join } from 'node:path';
 import { playScenario } from '../../lab/scenario';
 import { parseScenario } from '../../lab/scenario-file';
 import { SCENARIOS, resolveScenario } from '../../lab/scenarios';
+import { startLab } from '../../lab/lab';
+import { HttpsClient } from '../helpers/mdm-client';
 
 jest.setTimeout(60_000);
 
@@ -28,6 +30,33 @@ describe('the shipped scenarios', () => {
     const i = report.timeline.findIndex((l) => / TokenUpdate tally 1/.test(l));
     expect(report.timeline[i + 1]).toMatch(/^ +↳ TokenUpdate: the push token and PushMagic/);
     expect(report.timeline.filter((l) => l.includes('↳')).length).toBeGreaterThanOrEqual(10);
+  });
+});
+
+describe('the scenario panel (GET /sim/v1/scenario)', () => {
+  it('shows the story, ticks its steps and judges each expectation as soon as its window closes', async () => {
+    const lab = await startLab({ devices: 0 });
+    const http = HttpsClient.for(lab.server);
+    try {
+      expect((await http.api('GET', '/sim/v1/scenario', lab.server.apiToken)).json).toEqual({ scenario: null });
+      const story = SCENARIOS['agent-reinstall']!;
+      const report = await playScenario(story, { lab });
+      expect(report.passed).toBe(true);
+      const { scenario } = (await http.api('GET', '/sim/v1/scenario', lab.server.apiToken)).json;
+      expect(scenario).toMatchObject({ name: 'agent-reinstall', state: 'done', steps: [{ at: '2d', describe: "Mac 2's agent is uninstalled", done: true }] });
+      expect(scenario.expectations.map((x: { status: string }) => x.status)).toEqual(story.expectations.map(() => 'held'));
+      // Judged when its one-hour window closed, not at the end of the ten days.
+      const start = Date.parse(scenario.startedAt);
+      const judged = lab.events({ type: 'scenario.expectation' });
+      const first = judged.find((e) => (e.data as { describe: string }).describe.startsWith('every Mac installs the agent'))!;
+      expect(first.at).toBe(start + 3_600_000);
+      expect(judged).toHaveLength(story.expectations.length);
+      expect(lab.events({ type: 'scenario.step' })).toHaveLength(1);
+      expect(lab.events({ type: 'scenario.started' })).toHaveLength(1);
+    } finally {
+      http.close();
+      await lab.stop();
+    }
   });
 });
 
