@@ -46,7 +46,7 @@ async function openDashboard(lab: Lab): Promise<Page> {
 /** Clicks an advance button and waits until the page shows the clock there and its buttons are back. */
 async function advance(page: Page, button: '#advance-1h' | '#advance-1d' | '#advance-7d', lab: Lab): Promise<void> {
   await page.click(button);
-  await page.waitForFunction(() => !(document.querySelector('#advance-1h') as HTMLButtonElement).disabled);
+  await page.locator('#advance-1h:not([disabled])').waitFor();
   const now = new Date(lab.now()).toISOString();
   await page.locator(`#clock-now[data-now="${now}"]`).waitFor();
 }
@@ -73,7 +73,7 @@ describe('the dashboard with a lab of three Macs', () => {
     }
     // The token went from the URL into this tab's session storage.
     expect(page.url()).toBe(`${lab.server.url}/`);
-    await expect(page.evaluate(() => sessionStorage.getItem('mdmsim.apiToken'))).resolves.toBe(lab.server.apiToken);
+    await expect(page.evaluate('sessionStorage.getItem("mdmsim.apiToken")')).resolves.toBe(lab.server.apiToken);
     await expect(page.locator('#clock-now').getAttribute('data-now')).resolves.toBe(new Date(lab.now()).toISOString());
     await expect(page.locator('#clock-mode').textContent()).resolves.toBe('(virtual)');
     await expect(page.locator('#scenario-body').textContent()).resolves.toContain('No scenario is playing');
@@ -130,7 +130,7 @@ describe('the dashboard with a lab of three Macs', () => {
     const install = lab.events({ type: 'agent.checkin', udid: mac2 }).find((e) => e.at >= fired[0]!.at)!;
     await seq.locator(`.seq-row[data-id="${install.id}"] .arrow.from-agent`).waitFor();
     // Only this Mac's exchanges are drawn.
-    const shownIds = await seq.locator('.seq-row').evaluateAll((els) => els.map((el) => Number((el as HTMLElement).dataset.id)));
+    const shownIds = await seq.locator('.seq-row').evaluateAll((els) => els.map((el) => Number(el.getAttribute('data-id'))));
     const mine = new Set(lab.events({ udid: mac2 }).map((e) => e.id));
     expect(shownIds.every((id) => mine.has(id))).toBe(true);
     // The table says so too: the agent checks in again.
@@ -226,7 +226,7 @@ describe('the dashboard with a lab of three Macs', () => {
     expect(urls).toHaveLength(2);
     expect(new URL(urls[1]!).searchParams.get('since')).toBe(String(seen));
     // Every event once, none missed: from the first event the page saw to the last, the replay filling the gap.
-    const stats = await page.evaluate(() => (window as unknown as { mdmsimDashboard: { rendered: number; firstId: number; lastId: number } }).mdmsimDashboard);
+    const stats = (await page.evaluate('({ ...window.mdmsimDashboard })')) as { rendered: number; firstId: number; lastId: number };
     expect(stats.lastId).toBe(last);
     expect(stats.rendered).toBe(lab.events().filter((e) => e.id >= stats.firstId && e.id <= last).length);
     expect(stats.firstId).toBeLessThanOrEqual(seen);

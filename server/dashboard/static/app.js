@@ -19,7 +19,7 @@ import { ScenarioPanel } from './scenario.js';
 const byId = (id) => /** @type {HTMLElement} */ (document.getElementById(id));
 
 /** What the page has taken in, for the benchmark and the curious (window.mdmsimDashboard). */
-const stats = { received: 0, rendered: 0, firstId: 0, lastId: 0, batches: 0, deviceFetchRounds: 0 };
+const stats = { received: 0, rendered: 0, firstId: 0, lastId: 0, batches: 0, deviceFetchRounds: 0, connects: 0 };
 Object.assign(window, { mdmsimDashboard: stats });
 
 initBanners(byId('banners'));
@@ -158,6 +158,7 @@ function start(token) {
     onStatus: (status) => {
       liveDot.classList.toggle('off', !status.connected);
       if (status.connected) {
+        stats.connects++;
         liveStatus.textContent = 'live';
         clearBanner('stream');
         if (!loaded) void load();
