@@ -159,7 +159,37 @@ describe('the dashboard with a lab of three Macs', () => {
     await page.click('#action-push');
     await page.locator('#action-result', { hasText: 'pushed: 1 sent' }).waitFor();
     expect(lab.events({ type: 'mdm.push.sent', udid: mac1 }).length).toBe(pushesBefore + 1);
+
+    // A fault from the menu, then cleared: the Mac's own fault state is shown each time.
+    await page.selectOption('#fault-kind', 'offline');
+    await page.fill('#fault-param', '2h');
+    await page.click('#inject-fault');
+    await page.locator('#device-faults', { hasText: 'Mac offline, agent running; faults: offline' }).waitFor();
+    await expect(lab.fleet.faults.get(mac1)).resolves.toMatchObject({ online: false });
+    await page.click('#clear-faults');
+    await page.locator('#action-result', { hasText: 'faults cleared' }).waitFor();
+    await page.locator('#device-faults', { hasText: 'Mac online, agent running; faults: none' }).waitFor();
     await snapshot(page, '05-device-actions');
+  });
+
+  it('play advances the clock a step at a time until paused', async () => {
+    const page = await openDashboard(lab);
+    const start = lab.now();
+    await page.selectOption('#play-step', '1h');
+    await page.click('#play');
+    await expect(page.locator('#play').getAttribute('aria-pressed')).resolves.toBe('true');
+    // While playing, the one-off advance buttons wait.
+    await expect(page.locator('#advance-1d').isDisabled()).resolves.toBe(true);
+    await page.locator(`#clock-now[data-now="${new Date(start + 2 * 3_600_000).toISOString()}"]`).waitFor();
+    await page.click('#play');
+    await page.locator('#play', { hasText: 'play' }).waitFor();
+    await page.locator('#advance-1d:not([disabled])').waitFor();
+    const moved = lab.now() - start;
+    expect(moved % 3_600_000).toBe(0);
+    expect(moved).toBeGreaterThanOrEqual(2 * 3_600_000);
+    const advances = lab.events({ type: 'clock.advance' });
+    expect(advances.length).toBe(moved / 3_600_000);
+    expect(advances.every((e) => (e.data as { by?: string }).by === '1h')).toBe(true);
   });
 
   it('shows server errors in a banner and keeps working, and says so when the server goes away', async () => {
@@ -250,6 +280,12 @@ describe('the dashboard elsewhere', () => {
       await page.click('#token-form button[type="submit"]');
       await rows(page).first().waitFor();
       await expect(rows(page).count()).resolves.toBe(1);
+
+      // A URL with a token the server refuses (an old server's): asked again, with the reason.
+      const stale = await openPage(browser, pageErrors);
+      await stale.goto(`${lab.server.url}/#token=an-old-token`);
+      await stale.locator('#token-error', { hasText: 'The server refused the token this page had' }).waitFor();
+      await expect(stale.evaluate('sessionStorage.getItem("mdmsim.apiToken")')).resolves.toBeNull();
     } finally {
       await lab.stop();
     }

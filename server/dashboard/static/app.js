@@ -18,6 +18,9 @@ import { ScenarioPanel } from './scenario.js';
 /** @param {string} id */
 const byId = (id) => /** @type {HTMLElement} */ (document.getElementById(id));
 
+/** Set when the server refused the token, so the reloaded page says why it asks again. */
+const REFUSED_KEY = 'mdmsim.tokenRefused';
+
 /** What the page has taken in, for the benchmark and the curious (window.mdmsimDashboard). */
 const stats = { received: 0, rendered: 0, firstId: 0, lastId: 0, batches: 0, deviceFetchRounds: 0, connects: 0 };
 Object.assign(window, { mdmsimDashboard: stats });
@@ -67,10 +70,12 @@ function start(token) {
   /** @type {EventStream | undefined} */
   let stream;
   const api = new Api(token, {
+    // Start over from a clean page (no half-wired panels), asking for the token with the reason.
     onUnauthorized: () => {
       stream?.stop();
       forgetToken();
-      askForToken('The server refused the token this page had (a restarted server has a new one unless its data dir is the same). Paste the current apiToken.');
+      sessionStorage.setItem(REFUSED_KEY, '1');
+      location.reload();
     },
   });
   /** @param {string} key */
@@ -117,14 +122,15 @@ function start(token) {
     stats.received = stream?.received ?? stats.received;
     /** @type {Set<string>} */
     const dirty = new Set();
-    let latest = 0;
+    // ISO times of one clock compare as strings: parse only the latest.
+    let latestTime = '';
     let scenarioMoved = false;
     for (const e of events) {
       if (e.udid !== undefined) dirty.add(e.udid);
       if (e.type.startsWith('scenario.')) scenarioMoved = true;
-      const t = Date.parse(e.time);
-      if (t > latest) latest = t;
+      if (e.time > latestTime) latestTime = e.time;
     }
+    const latest = latestTime ? Date.parse(latestTime) : 0;
     if (dirty.size > 0) feed.markDirty(dirty);
     panel.onEvents(events);
     if (scenarioMoved) void scenario.refresh();
@@ -196,5 +202,7 @@ function start(token) {
 }
 
 const token = takeToken();
+const refused = sessionStorage.getItem(REFUSED_KEY) !== null;
+sessionStorage.removeItem(REFUSED_KEY);
 if (token) start(token);
-else askForToken();
+else askForToken(refused ? 'The server refused the token this page had (a restarted server has a new one unless its data dir is the same). Paste the current apiToken.' : undefined);
