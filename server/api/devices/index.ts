@@ -11,7 +11,8 @@ import { apiDeviceOf, apiDevices, findApiDevice, viewSettingsOf, type ApiDevice 
 import { DeviceActions } from './actions';
 import { detailsJson } from './details';
 import { activityOf, appsOf, commandsOf, libraryItemsOf, page } from './history';
-import { deviceJson, filtersOf, orderingOf, paging } from './list';
+import { deviceJson, filtersOf, orderingOf, paging, type KandjiDeviceJson } from './list';
+import { apiDeviceIdsInStorageOrder } from './list-order';
 
 const NOT_FOUND = { detail: 'Not found.' };
 
@@ -28,10 +29,25 @@ export function createDevicesRouter(deps: KandjiApiDeps, guard: Guard): express.
   router.get('/', guard('devices:list'), (req, res) => {
     const q = req.query as Record<string, unknown>;
     const { limit, offset } = paging(q);
-    let devices = apiDevices(deps.store, deps.clock.now(), viewSettingsOf(deps.agentPolicy));
     const filters = filtersOf(q);
-    if (filters.length > 0) devices = devices.filter((d) => filters.every((f) => f(d)));
     const order = orderingOf(q);
+    if (filters.length === 0 && !order) {
+      // The common case (a client paging the whole fleet): only this page's records are built.
+      const ids = apiDeviceIdsInStorageOrder(deps.store);
+      res.set('x-total-count', String(ids.length));
+      res.set('x-total-pages', String(Math.ceil(ids.length / limit)));
+      const now = deps.clock.now();
+      const settings = viewSettingsOf(deps.agentPolicy);
+      const out: KandjiDeviceJson[] = [];
+      for (const id of ids.slice(offset, offset + limit)) {
+        const e = deps.store.getEnrollment(id);
+        if (e) out.push(deviceJson(apiDeviceOf(e, now, settings, deps.store)));
+      }
+      res.json(out);
+      return;
+    }
+    let devices = apiDevices(deps.store, deps.clock.now(), viewSettingsOf(deps.agentPolicy));
+    if (filters.length > 0) devices = devices.filter((d) => filters.every((f) => f(d)));
     if (order) devices.sort(order);
     const total = devices.length;
     res.set('x-total-count', String(total));
