@@ -15,8 +15,8 @@ import { variedSerial, type PostureNodeInput } from '../posture-sim/nodes';
  * participants do not name (the server never talks to them); the timeline shows them as
  * `posture` and `tailnet`.
  */
-export const POSTURE = 'posture' as Participant;
-export const TAILNET = 'tailnet' as Participant;
+export const POSTURE: Participant = 'posture';
+export const TAILNET: Participant = 'tailnet';
 
 /** Machines on the network that MDM does not know: a personal Mac and a Linux server without a serial. */
 export const UNKNOWN_NODES: readonly PostureNodeInput[] = [

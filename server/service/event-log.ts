@@ -6,7 +6,11 @@ import type { Clock } from '../../protocol/clock';
 import type { EventQuery, EventRecord, Storage } from '../storage/types';
 
 /** Who speaks in the timeline. */
-export type Participant = 'device' | 'mdm' | 'apns' | 'agent' | 'operator' | 'policy' | 'clock';
+/**
+ * Parties of an exchange. `posture` (a posture-sync integration, a client of the API) and
+ * `tailnet` (the network it writes attributes to) appear only in labs that run one.
+ */
+export type Participant = 'device' | 'mdm' | 'apns' | 'agent' | 'operator' | 'policy' | 'clock' | 'posture' | 'tailnet';
 
 export interface EventInput {
   type: string;
