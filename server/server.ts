@@ -106,7 +106,23 @@ export interface ServerOptions {
   deviceFaults?: DeviceFaultHandler;
   /** Per-token limits of /api/v1: `{perSecond, perHour}`, 0 = unlimited (default 50 a second, wall time; 10,000 an hour, server clock). */
   apiRateLimits?: Partial<RateLimits>;
+  /** Bounds on slow or idle clients of the HTTPS port (defaults in DEFAULT_HTTP_TIMEOUTS); tests shorten them. */
+  httpTimeouts?: Partial<HttpTimeouts>;
 }
+
+/** How long a client may take, in ms, before its connection is closed. */
+export interface HttpTimeouts {
+  /** From TCP connect to a finished TLS handshake. */
+  handshakeMs: number;
+  /** From a request's first byte (or the connection's start) to the end of its headers; 408 after. */
+  headersMs: number;
+  /** For a whole request, body included; 408 after. At least headersMs. */
+  requestMs: number;
+  /** An idle keep-alive connection between requests. */
+  keepAliveMs: number;
+}
+
+export const DEFAULT_HTTP_TIMEOUTS: Readonly<HttpTimeouts> = Object.freeze({ handshakeMs: 10_000, headersMs: 20_000, requestMs: 60_000, keepAliveMs: 65_000 });
 
 /** The ready line of `mdmsim serve`, as an object. */
 export type AuthMode = 'signature' | 'none';
@@ -193,6 +209,8 @@ export class MdmsimServer {
   private async listen(options: ServerOptions): Promise<void> {
     const host = options.host ?? '127.0.0.1';
     const onError = options.onError ?? reportToStderr;
+    // Checked before anything listens, so a bad value leaves nothing running.
+    const timeouts = httpTimeouts(options.httpTimeouts);
     const ca = await loadOrCreateCa(this.dataDir);
     const tls = await loadOrCreateServerCert(this.dataDir, ca, [host, ...(options.certificateHosts ?? [])].filter((h) => !isWildcard(h)));
 
@@ -282,7 +300,13 @@ export class MdmsimServer {
     const stream = createEventsStream(this.events, this.apiToken);
     this.closeStream = stream.close;
 
-    const httpServer = createServer({ key: tls.keyPem, cert: tls.certPem }, (req, res) => {
+    const httpServer = createServer({
+      key: tls.keyPem,
+      cert: tls.certPem,
+      handshakeTimeout: timeouts.handshakeMs,
+      // Node looks for overdue headers and requests only this often: short timeouts need it shorter.
+      connectionsCheckingInterval: Math.max(50, Math.min(30_000, Math.floor(timeouts.headersMs / 2))),
+    }, (req, res) => {
       const path = pathOf(req.url);
       if (MDM_PATHS.has(path)) {
         handleMdm(req, res, path);
@@ -299,9 +323,9 @@ export class MdmsimServer {
       else socket.destroy();
     });
     // Bounds on slow or idle clients: a stalled request cannot hold a socket forever.
-    httpServer.headersTimeout = 20_000;
-    httpServer.requestTimeout = 60_000;
-    httpServer.keepAliveTimeout = 65_000;
+    httpServer.headersTimeout = timeouts.headersMs;
+    httpServer.requestTimeout = timeouts.requestMs;
+    httpServer.keepAliveTimeout = timeouts.keepAliveMs;
 
     try {
       await new Promise<void>((resolveListen, rejectListen) => {
@@ -434,6 +458,16 @@ export const API_TOKEN_FILE = 'api-token';
 
 export function startServer(options: ServerOptions = {}): Promise<MdmsimServer> {
   return MdmsimServer.start(options);
+}
+
+/** The options' timeouts over the defaults, refused at start when Node would not honour them. */
+function httpTimeouts(given: Partial<HttpTimeouts> = {}): HttpTimeouts {
+  const t = { ...DEFAULT_HTTP_TIMEOUTS, ...given };
+  for (const [name, ms] of Object.entries(t)) {
+    if (!Number.isInteger(ms) || ms < 1) throw new RangeError(`httpTimeouts.${name} must be a whole number of ms, 1 or more; got ${String(ms)}`);
+  }
+  if (t.requestMs < t.headersMs) throw new RangeError(`httpTimeouts.requestMs (${t.requestMs}) must be at least headersMs (${t.headersMs}): a request includes its headers`);
+  return t;
 }
 
 function reportToStderr(error: unknown): void {
