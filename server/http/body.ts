@@ -38,5 +38,8 @@ export function readBody(req: IncomingMessage, limit: number, done: (error: Erro
     chunks.push(chunk);
   });
   req.on('end', () => finish(undefined, chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size)));
-  req.on('error', (error) => finish(error));
+  // The client went away or ran out of time (408) mid-body: its doing, not a bug to report.
+  req.on('error', () =>
+    finish(problem(400, 'incomplete-body', 'the connection closed or timed out before the request body ended', { hint: 'send the whole body within the server\'s request timeout' })),
+  );
 }
