@@ -4,6 +4,7 @@
  * `{"$date": "<ISO>"}` say which is which.
  */
 import { isPlistDict, type PlistDict, type PlistValue } from './plist/types';
+import { MAX_DEPTH } from './plist/xml-parse';
 import { problem } from './problem';
 
 export type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
@@ -23,8 +24,10 @@ export function plistToJson(value: PlistValue): Json {
 
 const BASE64 = /^[A-Za-z0-9+/\s]*={0,2}\s*$/;
 
-export function jsonToPlist(value: unknown, path = ''): PlistValue {
+export function jsonToPlist(value: unknown, path = '', depth = 0): PlistValue {
   const where = path || '(root)';
+  // A plist deeper than the codec's bound could be accepted here and then fail to serialize.
+  if (depth > MAX_DEPTH) throw problem(400, 'too-deep', `${where} is nested deeper than ${MAX_DEPTH} levels`, { field: path || undefined, expected: `at most ${MAX_DEPTH} levels of arrays and objects` });
   if (value === null || value === undefined) {
     throw problem(400, 'null-value', `${where} is null; a property list has no null`, { field: path || undefined, hint: 'leave the key out instead' });
   }
@@ -33,7 +36,7 @@ export function jsonToPlist(value: unknown, path = ''): PlistValue {
     if (!Number.isFinite(value)) throw problem(400, 'bad-number', `${where} is not a finite number`, { field: path || undefined });
     return value;
   }
-  if (Array.isArray(value)) return value.map((v, i) => jsonToPlist(v, `${path}[${i}]`));
+  if (Array.isArray(value)) return value.map((v, i) => jsonToPlist(v, `${path}[${i}]`, depth + 1));
   if (typeof value === 'object') {
     const obj = value as Record<string, unknown>;
     const keys = Object.keys(obj);
@@ -52,7 +55,7 @@ export function jsonToPlist(value: unknown, path = ''): PlistValue {
       return d;
     }
     const out: PlistDict = {};
-    for (const k of keys) out[k] = jsonToPlist(obj[k], path ? `${path}.${k}` : k);
+    for (const k of keys) out[k] = jsonToPlist(obj[k], path ? `${path}.${k}` : k, depth + 1);
     return out;
   }
   throw problem(400, 'bad-value', `${where} has no property-list form`, { field: path || undefined });
