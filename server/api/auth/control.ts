@@ -11,6 +11,7 @@ import type { ApiTokens } from './api-tokens';
 import { ApiTokenError } from './token-store';
 
 export const API_TOKENS_CONTROL_PATH = '/sim/v1/api-tokens';
+const MAX_BODY_BYTES = 64 * 1024;
 
 export function createApiTokensControl(options: { apiToken: string; tokens: ApiTokens }): express.Router {
   const { apiToken, tokens } = options;
@@ -26,7 +27,7 @@ export function createApiTokensControl(options: { apiToken: string; tokens: ApiT
     }
     next();
   });
-  const json = express.json({ limit: 64 * 1024, strict: true });
+  const json = express.json({ limit: MAX_BODY_BYTES, strict: true });
 
   router.get('/', (_req, res) => {
     res.json({ tokens: tokens.list() });
@@ -65,6 +66,9 @@ export function createApiTokensControl(options: { apiToken: string; tokens: ApiT
     }
     const e = error as { type?: string; message?: string };
     if (e?.type === 'entity.parse.failed') return send(res, { status: 400, code: 'malformed-json', message: `the body is not valid JSON: ${e.message}` });
+    if (e?.type === 'entity.too.large') return send(res, { status: 413, code: 'body-too-large', message: `the request body is larger than ${MAX_BODY_BYTES} bytes` });
+    const status = (error as { status?: unknown })?.status;
+    if (typeof status === 'number' && status >= 400 && status < 500) return send(res, { status, code: 'bad-request', message: e?.message ?? 'bad request' });
     throw error;
   });
   return router;
