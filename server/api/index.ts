@@ -20,5 +20,14 @@ export function createKandjiApi(deps: KandjiApiDeps): express.Router {
   router.use((_req, res) => {
     res.status(404).json({ detail: 'Not found.' });
   });
+  // The client's mistakes caught before a route runs (body parsing, a path that is not
+  // percent-decodable) answer in DRF's shape; anything else is a bug for the server's handler.
+  router.use((error: unknown, _req: express.Request, res: express.Response, next: express.NextFunction) => {
+    const e = error as { type?: unknown; status?: unknown; message?: unknown };
+    if (typeof e?.status !== 'number' || e.status < 400 || e.status >= 500) return next(error);
+    const detail =
+      e.type === 'entity.parse.failed' ? `JSON parse error - ${String(e.message)}` : e.type === 'entity.too.large' ? 'Request body too large.' : e instanceof URIError ? 'Malformed request path.' : 'Malformed request.';
+    res.status(e.status).json({ detail });
+  });
   return router;
 }
