@@ -133,9 +133,15 @@ export class AgentService {
    * A check-in from the agent of a device deleted through the API (DELETE /api/v1/devices/{id}):
    * stored like any other, answered with `uninstall: true`, recorded as `agent.uninstall.requested`
    * (the API pushes the device's RemoveProfile on it). No session token: the agent is leaving.
+   *
+   * The server then knows the agent is gone (agentGoneAt, event `agent.gone` the first time):
+   * the agent history survives a re-enrollment, and without this the Mac enrolling again would
+   * read as agent_installed true with no agent on it.
    */
   private uninstall(id: string, c: AgentCheckin, auth: AgentCheckinAuth): string {
-    this.accept(id, c, auth);
+    const wasGone = this.store.getEnrollment(id)?.agentGoneAt !== undefined;
+    const now = this.accept(id, c, auth);
+    this.store.markAgentGone(id, now);
     this.events.record({
       type: 'agent.uninstall.requested',
       udid: id,
@@ -144,6 +150,16 @@ export class AgentService {
       summary: 'device deleted: the agent is told to uninstall itself',
       data: { kind: c.kind },
     });
+    if (!wasGone) {
+      this.events.record({
+        type: 'agent.gone',
+        udid: id,
+        from: 'mdm',
+        to: 'policy',
+        summary: 'device deleted: its agent was told to uninstall itself (agent_installed false, also if the Mac enrolls again)',
+        data: { reason: 'device-deleted' },
+      });
+    }
     return `${this.answerHead},"uninstall":true}`;
   }
 

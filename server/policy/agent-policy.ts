@@ -119,9 +119,9 @@ export class AgentPolicy {
           this.onError(error);
         }
       },
-      connected: (e, results) => {
+      connected: (e, results, requestType) => {
         try {
-          this.afterConnect(e, results);
+          this.afterConnect(e, results, requestType);
         } catch (error) {
           this.onError(error);
         }
@@ -264,12 +264,12 @@ export class AgentPolicy {
     this.onTraffic(e);
   }
 
-  private afterConnect(e: Readonly<EnrollmentRecord>, results: CommandResults): void {
+  private afterConnect(e: Readonly<EnrollmentRecord>, results: CommandResults, requestType: string | undefined): void {
     const uuid = results.CommandUUID;
     if (uuid !== undefined && results.Status !== 'Idle') {
       if (uuid === e.agentInstallPending) this.installResult(e, results);
       else if (uuid === e.inventoryPending && FINAL_STATUSES.has(results.Status)) this.store.clearInventoryPending(e.id, uuid);
-      else this.presence.onReport(e, results);
+      else this.presence.onReport(e, results, requestType);
     }
     this.onTraffic(e);
   }

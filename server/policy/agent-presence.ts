@@ -4,6 +4,9 @@
  * updateinventory) and that lists no app with the agent's bundle id means the agent is gone
  * (storage's agentGoneAt, event `agent.gone`). Only lists the server watches count: an
  * operator's InstalledApplicationList filtered by Identifiers proves nothing about the agent.
+ * An acknowledged EraseDevice means the same (the Mac is wiped, its agent with it), and so does
+ * a deleted device's agent told to uninstall (../agent/agent-service.ts). The agent's history
+ * survives a re-enrollment, so the wiped Mac enrolling again is not taken for one with an agent.
  */
 import { AGENT_BUNDLE_ID } from '../../protocol/agent';
 import type { Clock } from '../../protocol/clock';
@@ -54,9 +57,16 @@ export class AgentPresence {
     return undefined;
   }
 
-  /** A report on a connect: if it answers the watched list, judge it. Cheap for every other report. */
-  onReport(e: Readonly<EnrollmentRecord>, results: CommandResults): void {
+  /**
+   * A report on a connect (`requestType`: the command it answers): an acknowledged EraseDevice,
+   * or an answer to the watched list, is judged. Cheap for every other report.
+   */
+  onReport(e: Readonly<EnrollmentRecord>, results: CommandResults, requestType?: string): void {
     const uuid = results.CommandUUID;
+    if (requestType === 'EraseDevice' && results.Status === 'Acknowledged') {
+      if (uuid !== undefined && agentKnownInstalled(e)) this.erased(e, uuid);
+      return;
+    }
     if (uuid === undefined || this.watched.get(e.id) !== uuid || !FINAL_STATUSES.has(results.Status)) return;
     this.watched.delete(e.id);
     if (results.Status !== 'Acknowledged' || listsAgent(results) || !agentKnownInstalled(e)) return;
@@ -69,6 +79,18 @@ export class AgentPresence {
       to: 'policy',
       summary: `InstalledApplicationList ${uuid} lists no ${AGENT_BUNDLE_ID}: the agent is gone (agent_installed false)`,
       data: { commandUUID: uuid, bundleId: AGENT_BUNDLE_ID, lastAgentCheckinAt: e.agentLastCheckinAt === undefined ? null : new Date(e.agentLastCheckinAt).toISOString() },
+    });
+  }
+
+  private erased(e: Readonly<EnrollmentRecord>, uuid: string): void {
+    this.store.markAgentGone(e.id, this.clock.now());
+    this.events.record({
+      type: 'agent.gone',
+      udid: e.id,
+      from: 'device',
+      to: 'policy',
+      summary: `EraseDevice ${uuid} acknowledged: the Mac is wiped, its agent with it (agent_installed false)`,
+      data: { commandUUID: uuid, reason: 'erased', lastAgentCheckinAt: e.agentLastCheckinAt === undefined ? null : new Date(e.agentLastCheckinAt).toISOString() },
     });
   }
 }

@@ -66,8 +66,8 @@ export interface MdmServiceOptions {
 export interface MdmObserver {
   /** After an accepted check-in (TokenUpdate carries its tally; 1 = the enrollment). */
   checkedIn?(e: Readonly<EnrollmentRecord>, messageType: string, tally: number | undefined): void;
-  /** After an accepted connect: an Idle, or a report on a command. */
-  connected?(e: Readonly<EnrollmentRecord>, results: CommandResults): void;
+  /** After an accepted connect: an Idle, or a report on a command (`requestType`: the command it answers, if queued). */
+  connected?(e: Readonly<EnrollmentRecord>, results: CommandResults, requestType: string | undefined): void;
 }
 
 export class MdmService {
@@ -293,7 +293,7 @@ export class MdmService {
       answer = { status: 200, body: next.body, contentType: PLIST_CONTENT_TYPE };
     }
     // After the answer is fixed: a command a policy queues now goes out with its own push.
-    this.observer?.connected?.(enrollment, results);
+    this.observer?.connected?.(enrollment, results, command?.requestType);
     return answer;
   }
 
