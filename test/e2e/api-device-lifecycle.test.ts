@@ -6,7 +6,9 @@
  */
 import { startLab, type Lab } from '../../lab/lab';
 import { deviceIdFor } from '../../server/api/device-view';
+import { commands } from '../../protocol/command';
 import { parsePlist } from '../../protocol/plist';
+import { PROFILE_IDENTIFIER } from '../../server/enroll/profile';
 import { HttpsClient, type HttpResult } from '../helpers/mdm-client';
 
 jest.setTimeout(60_000);
@@ -68,6 +70,28 @@ describe('DELETE, then the Mac enrolls again', () => {
     await lab.settle();
     expect(mac.state.agent.installed).toBe(true);
     expect((await device(0)).agent_installed).toBe(true);
+  });
+
+  it('a second DELETE answers 204 and changes nothing: no second RemoveProfile, activity or removal time', async () => {
+    const mac = lab.mac(1);
+    // Offline: RemoveProfiles stay queued. An operator already queued the enrollment profile's.
+    await lab.fault(1, { kind: 'offline', for: '1h' });
+    const operators = await lab.command(1, commands.RemoveProfile({ Identifier: PROFILE_IDENTIFIER }));
+    expect((await api('DELETE', `/api/v1/devices/${idOf(1)}`)).status).toBe(204);
+    const removedAt = lab.server.store.getEnrollment(mac.udid)!.removedAt;
+    expect(removedAt).toBeDefined();
+    expect(queuedOf(1, 'RemoveProfile').map((q) => q.commandUUID)).toEqual([operators]);
+    expect(lab.events({ type: 'api.device.deleted', udid: mac.udid })[0]!.data).toMatchObject({ removeProfile: operators });
+    await lab.advance('1m');
+    const eventsBefore = lab.events({ udid: mac.udid }).length;
+    const second = await api('DELETE', `/api/v1/devices/${idOf(1)}/`);
+    expect(second.status).toBe(204);
+    expect(second.body.length).toBe(0);
+    expect(lab.server.store.getEnrollment(mac.udid)!.removedAt).toBe(removedAt);
+    expect(queuedOf(1, 'RemoveProfile')).toHaveLength(1);
+    expect(lab.events({ udid: mac.udid }).length).toBe(eventsBefore);
+    const activity = (await api('GET', `/api/v1/devices/${idOf(1)}/activity`)).json.activity.results;
+    expect(activity.filter((a: any) => a.action_type === 'device_deleted')).toHaveLength(1);
   });
 });
 

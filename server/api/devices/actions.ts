@@ -22,6 +22,7 @@ import { randomInt } from 'node:crypto';
 import { AGENT_CHECKIN_INTERVAL_MS } from '../../../protocol/agent';
 import { buildCommand, commands, type Command } from '../../../protocol/command';
 import type { KandjiAction } from '../../../protocol/kandji';
+import { parsePlist } from '../../../protocol/plist';
 import { PROFILE_IDENTIFIER } from '../../enroll/profile';
 import type { EnrollmentRecord } from '../../storage/types';
 import type { KandjiApiDeps } from '../context';
@@ -95,16 +96,22 @@ export class DeviceActions {
    * two of its intervals) the push waits for the agent's uninstall answer, so the agent still
    * has the Mac's identity to sign that check-in with; otherwise the push goes now. Either way
    * the daily inventory's push reaches it eventually.
+   *
+   * A device already deleted is left as it is (DELETE is idempotent): same removal time, no
+   * second RemoveProfile, no second activity.
    */
   async remove(e: Readonly<EnrollmentRecord>): Promise<void> {
+    if (e.removedAt !== undefined) return;
     const { store, clock, events, service } = this.deps;
     const now = clock.now();
     const agentRunning = e.agentLastCheckinAt !== undefined && e.agentGoneAt === undefined && now - e.agentLastCheckinAt <= 2 * AGENT_CHECKIN_INTERVAL_MS;
     store.markRemoved(e.id, now);
     let removal: string | undefined;
     if (e.enabled) {
+      // One already queued (by an operator) does the job: never a second.
+      removal = this.pendingEnrollmentRemoval(e);
       const command = commands.RemoveProfile({ Identifier: PROFILE_IDENTIFIER });
-      if (service.enqueue([e.id], command, 'operator').queued.length > 0) removal = command.CommandUUID;
+      if (removal === undefined && service.enqueue([e.id], command, 'operator').queued.length > 0) removal = command.CommandUUID;
     }
     events.record({
       type: 'api.device.deleted',
@@ -141,6 +148,17 @@ export class DeviceActions {
     }
     await this.push(e.id);
     return { status: 200 };
+  }
+
+  /** The CommandUUID of a queued RemoveProfile of the enrollment profile, if there is one. */
+  private pendingEnrollmentRemoval(e: Readonly<EnrollmentRecord>): string | undefined {
+    for (const q of this.deps.store.listQueue(e.id)) {
+      if (q.requestType !== 'RemoveProfile') continue;
+      const body = this.deps.store.getCommand(q.commandUUID)?.body;
+      const command = body && (parsePlist(body) as { Command?: { Identifier?: unknown } }).Command;
+      if (command?.Identifier === PROFILE_IDENTIFIER) return q.commandUUID;
+    }
+    return undefined;
   }
 
   private pending(e: Readonly<EnrollmentRecord>, requestType: string): boolean {
