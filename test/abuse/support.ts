@@ -64,18 +64,20 @@ export function portOf(t: TestServer): number {
   return Number(new URL(t.server.url).port);
 }
 
-/** A TLS connection to the server, handshake done. */
+/** A TLS connection to the server, handshake done; what it receives is recorded from the start (see whenClosed). */
 export function openTls(t: TestServer): Promise<TLSSocket> {
   return new Promise((resolve, reject) => {
     const socket = tlsConnect({ host: '127.0.0.1', port: portOf(t), ca: t.http.agent.options.ca, servername: 'localhost' }, () => resolve(socket));
+    record(socket);
     socket.once('error', reject);
   });
 }
 
-/** A plain TCP connection to the HTTPS port that never starts TLS. */
+/** A plain TCP connection to the HTTPS port that never starts TLS; recorded from the start. */
 export function openTcp(t: TestServer): Promise<Socket> {
   return new Promise((resolve, reject) => {
     const socket = tcpConnect(portOf(t), '127.0.0.1', () => resolve(socket));
+    record(socket);
     socket.once('error', reject);
   });
 }
@@ -85,30 +87,49 @@ export interface Closed {
   received: string;
   /** The HTTP status of the first answer, if one came. */
   status?: number;
-  /** Wall time from the call to the close (ms). */
+  /** Wall time from the call to whenClosed to the close (ms); 0 if it had closed already. */
   afterMs: number;
 }
 
+interface Recording {
+  received: string;
+  closed: Promise<number>;
+}
+const recordings = new WeakMap<Socket, Recording>();
+
+/** Starts keeping what a socket receives and when it closes (errors, such as a reset, count as a close). */
+function record(socket: Socket): Recording {
+  let r = recordings.get(socket);
+  if (r) return r;
+  const rec: Recording = { received: '', closed: new Promise((resolve) => socket.once('close', () => resolve(Date.now()))) };
+  socket.on('data', (chunk: Buffer) => (rec.received += chunk.toString('latin1')));
+  socket.on('error', () => {});
+  recordings.set(socket, rec);
+  return rec;
+}
+
 /**
- * Resolves when the server closes `socket` (or rejects after `timeoutMs`): what it sent, and
- * the status of its first answer. Errors on the socket (a reset) count as a close.
+ * Resolves when the server has closed `socket` (rejects after `timeoutMs`): what it sent, and
+ * the status of its first answer. A socket from openTls/openTcp is recorded from its opening,
+ * so a close that happened before this call is seen too.
  */
-export function whenClosed(socket: Socket, timeoutMs = 10_000): Promise<Closed> {
+export async function whenClosed(socket: Socket, timeoutMs = 10_000): Promise<Closed> {
   const started = Date.now();
-  return new Promise((resolve, reject) => {
-    let received = '';
-    socket.on('data', (chunk: Buffer) => (received += chunk.toString('latin1')));
-    socket.on('error', () => {});
-    const timer = setTimeout(() => {
+  const rec = record(socket);
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
       socket.destroy();
-      reject(new Error(`the server kept the connection open for ${timeoutMs} ms; received so far: ${JSON.stringify(received.slice(0, 200))}`));
+      reject(new Error(`the server kept the connection open for ${timeoutMs} ms; received so far: ${JSON.stringify(rec.received.slice(0, 200))}`));
     }, timeoutMs);
-    socket.once('close', () => {
-      clearTimeout(timer);
-      const m = /^HTTP\/1\.1 (\d{3})/.exec(received);
-      resolve({ received, status: m ? Number(m[1]) : undefined, afterMs: Date.now() - started });
-    });
   });
+  try {
+    const at = await Promise.race([rec.closed, timedOut]);
+    const m = /^HTTP\/1\.1 (\d{3})/.exec(rec.received);
+    return { received: rec.received, status: m ? Number(m[1]) : undefined, afterMs: Math.max(0, at - started) };
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** Writes raw bytes on a new TLS connection and waits for the server to answer and close (or for `timeoutMs`). */
