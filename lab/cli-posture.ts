@@ -24,13 +24,16 @@ interface PostureCliOptions {
   json?: boolean;
 }
 
-function duration(value: string): string {
+/** A duration longer than zero: a zero interval or pause would sync (or retry a refused token) without end. */
+function positiveDuration(value: string): string {
+  let ms: number;
   try {
-    parseDuration(value);
+    ms = parseDuration(value);
   } catch (error) {
     if (error instanceof DurationError) throw new InvalidArgumentError(error.message);
     throw error;
   }
+  if (ms <= 0) throw new InvalidArgumentError(`expected a duration longer than zero, e.g. 15m or 24h`);
   return value;
 }
 
@@ -173,8 +176,8 @@ export function addPostureSyncCommand(program: Command): void {
     .option('--ca <file>', 'PEM trusted for HTTPS (mdmsim: the ready line\'s caCert)')
     .requiredOption('--nodes <file>', 'the network\'s nodes as JSON (shape: fixtures/posture/nodes.json)')
     .option('--rule <rule>', 'a posture rule, e.g. "kandji:agentInstalled == true"; repeatable (a node must hold them all)', collectRule, [])
-    .option('--interval <duration>', 'between scheduled syncs', duration, '15m')
-    .option('--pause <duration>', 'how long an authentication error (401/403) pauses the syncs', duration, '24h')
+    .option('--interval <duration>', 'between scheduled syncs', positiveDuration, '15m')
+    .option('--pause <duration>', 'how long an authentication error (401/403) pauses the syncs', positiveDuration, '24h')
     .option('--once', 'sync once, print the node table, exit 0 if the sync succeeded, 1 if not')
     .option('--json', 'print every event (and with --once the nodes) as JSON lines')
     .action((opts: PostureCliOptions) => runPostureSync(opts));

@@ -144,6 +144,11 @@ export class PostureSync {
   private pending = 0;
   private stopped = false;
   private pausedSince: number | null = null;
+  /**
+   * Bumped by every configuration update: a sync that started under an older configuration
+   * and fails must not pause the new one (its 401 says nothing about the new token).
+   */
+  private generation = 0;
   private readonly state = {
     lastSyncAt: null as number | null,
     lastSuccessAt: null as number | null,
@@ -162,6 +167,8 @@ export class PostureSync {
     this.intervalMs = parseDuration(options.intervalMs ?? '15m');
     this.pauseMs = parseDuration(options.pauseOnAuthErrorMs ?? '24h');
     if (this.intervalMs <= 0) throw new RangeError('intervalMs: expected a positive duration');
+    // A zero pause would retry a refused token at once, forever (and hang a virtual clock).
+    if (this.pauseMs <= 0) throw new RangeError('pauseOnAuthErrorMs: expected a positive duration');
     this.pauseOnStatus = new Set(options.pauseOnStatus ?? [401, 403]);
     this.rules = parseRules(options.rules ?? []);
     this.actor = options.actor ?? 'admin@example.com';
@@ -175,8 +182,8 @@ export class PostureSync {
     this.client = this.newClient();
   }
 
-  private newClient(): PrismClient {
-    return new PrismClient({ apiUrl: this.config.apiUrl, token: this.config.token, ca: this.config.ca, limit: this.pageSize });
+  private newClient(config = this.config): PrismClient {
+    return new PrismClient({ apiUrl: config.apiUrl, token: config.token, ca: config.ca, limit: this.pageSize });
   }
 
   /** Creates the integration: the audit event, then the first sync (resolved when it is done). */
@@ -247,9 +254,13 @@ export class PostureSync {
   async update(changes: { apiUrl?: string; token?: string; ca?: string | Buffer }): Promise<SyncReport> {
     if (this.stopped) throw new Error('the posture integration was removed (stop()); start a new one');
     const changed = (['apiUrl', 'token', 'ca'] as const).filter((k) => changes[k] !== undefined && changes[k] !== this.config[k]);
+    const config = { ...this.config, ...Object.fromEntries(Object.entries(changes).filter(([, v]) => v !== undefined)) };
+    // Built before anything changes: a bad URL throws here and leaves the integration as it was.
+    const client = this.newClient(config);
     const previous = this.client;
-    this.config = { ...this.config, ...Object.fromEntries(Object.entries(changes).filter(([, v]) => v !== undefined)) };
-    this.client = this.newClient();
+    this.config = config;
+    this.client = client;
+    this.generation++;
     previous.close();
     this.audit(integrationEvent(this.clock.now(), AUDIT_ACTIONS.update, this.actor, changed));
     // A new configuration deserves a try at once, whatever paused the old one.
@@ -305,13 +316,14 @@ export class PostureSync {
     if (pausedUntil !== null && at < pausedUntil) return { ...this.emptyReport(at, trigger), skipped: 'paused' };
     this.state.lastSyncAt = at;
     this.state.syncs++;
+    const generation = this.generation;
     try {
       const read = await this.client.readAll();
       // The integration may have been removed while the pages came in.
       if (this.stopped) return { ...this.emptyReport(at, trigger), skipped: 'stopped' };
       return this.apply(at, trigger, read.records, read.pages);
     } catch (caught) {
-      return this.fail(at, trigger, caught);
+      return this.fail(at, trigger, caught, generation !== this.generation);
     }
   }
 
@@ -351,7 +363,8 @@ export class PostureSync {
     return report;
   }
 
-  private fail(at: number, trigger: SyncTrigger, caught: unknown): SyncReport {
+  /** `stale`: the configuration changed while this sync ran; the update's own sync, queued behind it, decides what comes next. */
+  private fail(at: number, trigger: SyncTrigger, caught: unknown, stale: boolean): SyncReport {
     const error: PostureSyncError =
       caught instanceof PrismError
         ? { at, kind: caught.kind, ...(caught.status !== undefined ? { status: caught.status } : {}), message: caught.message }
@@ -360,7 +373,7 @@ export class PostureSync {
     this.state.failures++;
     const report: SyncReport = { ...this.emptyReport(at, trigger), error };
     this.emit({ type: 'sync', report });
-    if (this.stopped) return report;
+    if (this.stopped || stale) return report;
     if (error.status !== undefined && this.pauseOnStatus.has(error.status)) {
       const until = at + this.pauseMs;
       this.state.pausedUntil = until;
@@ -368,6 +381,9 @@ export class PostureSync {
       this.schedule(until);
       this.emit({ type: 'paused', at, until, error });
     } else {
+      // Not an authentication error: whatever paused the integration is over (pausedSince is
+      // kept, so the next success still reports the resume).
+      this.state.pausedUntil = null;
       const wait = caught instanceof PrismError && caught.retryAfterMs !== undefined ? Math.max(caught.retryAfterMs, this.intervalMs) : this.intervalMs;
       this.schedule(at + wait);
     }

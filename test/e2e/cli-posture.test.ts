@@ -112,6 +112,12 @@ describe('mdmsim posture-sync --once', () => {
     const noToken = await run(args());
     expect(noToken.code).toBe(1);
     expect(noToken.stderr).toMatch(/no API token: pass --token or set KANDJI_API_TOKEN/);
+    for (const option of ['--pause', '--interval']) {
+      const zero = await run(args('--token', token, option, '0'));
+      expect([option, zero.code]).toEqual([option, 1]);
+      expect(zero.stderr).toMatch(new RegExp(`option '${option} <duration>' argument '0' is invalid\\. expected a duration longer than zero`));
+      expect(zero.stdout).toBe('');
+    }
   });
 });
 

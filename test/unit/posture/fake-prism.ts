@@ -23,6 +23,8 @@ export interface FakePrism {
   force: { status: number; body: unknown; headers?: Record<string, string> } | undefined;
   /** Hand back this cursor on every page (a broken server). */
   stuckCursor: string | undefined;
+  /** While set, every request waits for it before it is answered (a slow server). */
+  hold: Promise<void> | undefined;
   requests: Array<{ path: string; query: URLSearchParams; authorization: string | undefined }>;
   close(): Promise<void>;
 }
@@ -34,12 +36,14 @@ export async function startFakePrism(records: FakeRecord[] = [], tokens = ['good
     tokens: new Set(tokens),
     force: undefined,
     stuckCursor: undefined,
+    hold: undefined,
     requests: [],
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };
-  const server: Server = createServer((req, res) => {
+  const server: Server = createServer(async (req, res) => {
     const url = new URL(req.url ?? '/', 'http://x');
     fake.requests.push({ path: url.pathname, query: url.searchParams, authorization: req.headers.authorization });
+    if (fake.hold) await fake.hold;
     const send = (status: number, body: unknown, headers: Record<string, string> = {}) => {
       res.writeHead(status, { 'content-type': 'application/json', ...headers });
       res.end(JSON.stringify(body));

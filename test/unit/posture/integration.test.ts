@@ -187,6 +187,59 @@ describe('errors and pausing', () => {
     expect(events.find((e) => e.type === 'resumed')).toMatchObject({ trigger: 'update', pausedSince: T0 + 15 * MIN });
   });
 
+  it('an update while a sync with the old token is still waiting for its 401 resumes at once, not 24 hours later', async () => {
+    const s = await start();
+    fake.tokens = new Set(['new-token']);
+    let release!: () => void;
+    fake.hold = new Promise((resolve) => (release = resolve));
+    // The scheduled sync sends its request with the old token; the answer is slow to come.
+    const scheduled = clock.advance(15 * MIN);
+    while (prismRequests() < 2) await new Promise((resolve) => setImmediate(resolve));
+    fake.hold = undefined;
+    const updated = s.update({ token: 'new-token' });
+    release();
+    await scheduled;
+    const report = await updated;
+    expect(report).toMatchObject({ ok: true, trigger: 'update' });
+    expect(fake.requests.map((r) => r.authorization)).toEqual(['Bearer good-token', 'Bearer good-token', 'Bearer new-token']);
+    expect(s.status()).toMatchObject({ state: 'active', error: null, pausedUntil: null, nextSyncAt: T0 + 30 * MIN });
+    // The stale 401 is reported, but paused nothing.
+    expect(events.filter((e) => e.type === 'sync').map((e) => e.type === 'sync' && e.report.error?.status)).toEqual([undefined, 401, undefined]);
+    expect(events.some((e) => e.type === 'paused')).toBe(false);
+  });
+
+  it('a retry after the pause that fails otherwise (500) leaves the integration active, and its later success still reports the resume', async () => {
+    const s = await start({ pauseOnAuthErrorMs: '1h' });
+    fake.tokens.clear();
+    await clock.advance(15 * MIN);
+    expect(s.status().state).toBe('paused');
+    fake.force = { status: 500, body: { detail: 'A server error occurred.' } };
+    await clock.advance(HOUR);
+    expect(s.status()).toMatchObject({ state: 'active', pausedUntil: null, error: { status: 500 }, nextSyncAt: T0 + 90 * MIN });
+    fake.force = undefined;
+    fake.tokens.add('good-token');
+    await clock.advance(15 * MIN);
+    expect(s.status()).toMatchObject({ state: 'active', error: null });
+    expect(events.filter((e) => e.type === 'resumed')).toEqual([{ type: 'resumed', at: T0 + 90 * MIN, trigger: 'schedule', pausedSince: T0 + 15 * MIN }]);
+  });
+
+  it('a zero pause or interval is refused (a 401 would retry at once, forever)', async () => {
+    await expect(start({ pauseOnAuthErrorMs: 0 })).rejects.toThrow(/pauseOnAuthErrorMs: expected a positive duration/);
+    await expect(start({ pauseOnAuthErrorMs: '0s' })).rejects.toThrow(/pauseOnAuthErrorMs/);
+    await expect(start({ intervalMs: 0 })).rejects.toThrow(/intervalMs: expected a positive duration/);
+    expect(fake.requests).toHaveLength(0);
+  });
+
+  it('an update with a bad URL throws and changes nothing: the old configuration keeps syncing', async () => {
+    const s = await start();
+    await expect(s.update({ apiUrl: 'bad' })).rejects.toThrow();
+    expect(s.status().apiUrl).toBe(fake.url);
+    expect(s.audit().some((a) => a.action === 'Update posture integration')).toBe(false);
+    await clock.advance(15 * MIN);
+    expect(prismRequests()).toBe(2);
+    expect(s.status()).toMatchObject({ state: 'active', error: null, lastSuccessAt: T0 + 15 * MIN });
+  });
+
   it('a configuration change syncs out of schedule even when all is well', async () => {
     const s = await start();
     await clock.advance(5 * MIN);
