@@ -56,7 +56,8 @@ const FINAL_STATUS: Partial<Record<CommandStatus, KandjiCommandStatus>> = {
  * Every command of the device, newest first: answered ones from their final report (3
  * completed, 4 failed, with the device's ErrorChain), queued ones as 1 pending, or 2 running
  * once delivered and not yet answered, or 5 after a NotNow. `attempts` counts deliveries
- * (reports, NotNow included, plus one for a delivery not yet answered).
+ * (reports, NotNow included, plus one for a delivery not yet answered). `last_pushed` is the
+ * last push between the command's request and its completion (null if none went out then).
  */
 export function commandsOf(store: Storage, id: string): KandjiCommandJson[] {
   const out: KandjiCommandJson[] = [];
@@ -67,20 +68,25 @@ export function commandsOf(store: Storage, id: string): KandjiCommandJson[] {
     const uuid = ev.data?.commandUUID;
     if (typeof uuid === 'string') delivered.add(uuid);
   }
-  const lastPushed = store.queryEvents({ udid: id, types: ['mdm.push.sent'] }).at(-1)?.at;
+  const pushes = store.queryEvents({ udid: id, types: ['mdm.push.sent'] }).map((ev) => ev.at);
+  const lastPushed = (requestedAt: number, completedAt: number | undefined): string | null => {
+    const at = lastPushBetween(pushes, requestedAt, completedAt ?? Number.POSITIVE_INFINITY);
+    return at === undefined ? null : kandjiSpaced(at);
+  };
   for (const r of store.listResults({ id })) {
     const status = FINAL_STATUS[r.status];
     if (status === undefined) continue;
     const command = store.getCommand(r.commandUUID);
     const chain = status === KANDJI_COMMAND_STATUS.failed ? listOf(parse(r)?.ErrorChain) : [];
+    const requestedAt = command?.createdAt ?? r.at;
     out.push({
       uuid: r.commandUUID,
       command_type: r.requestType,
       request_type: r.requestType,
       status,
       attempts: reports.get(r.commandUUID) ?? 1,
-      date_requested: kandjiSpaced(command?.createdAt ?? r.at),
-      last_pushed: lastPushed === undefined ? null : kandjiSpaced(lastPushed),
+      date_requested: kandjiSpaced(requestedAt),
+      last_pushed: lastPushed(requestedAt, r.at),
       date_completed: kandjiSpaced(r.at),
       error_chain: chain.map((c) => ({
         code: num(c.ErrorCode) ?? 0,
@@ -100,12 +106,30 @@ export function commandsOf(store: Storage, id: string): KandjiCommandJson[] {
       status,
       attempts: (reports.get(q.commandUUID) ?? 0) + (status === KANDJI_COMMAND_STATUS.running ? 1 : 0),
       date_requested: kandjiSpaced(q.queuedAt),
-      last_pushed: lastPushed === undefined ? null : kandjiSpaced(lastPushed),
+      last_pushed: lastPushed(q.queuedAt, undefined),
       date_completed: null,
       error_chain: [],
     });
   }
   return out.reverse();
+}
+
+/**
+ * The last push in [from, to] of the device's push times (ascending, as the event log keeps
+ * them): the push that went out for a command is one sent while it waited, not the device's
+ * latest, which may be for a later command.
+ */
+export function lastPushBetween(pushes: readonly number[], from: number, to: number): number | undefined {
+  let lo = 0;
+  let hi = pushes.length;
+  // First index whose push is after `to`.
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (pushes[mid]! <= to) lo = mid + 1;
+    else hi = mid;
+  }
+  const at = pushes[lo - 1];
+  return at !== undefined && at >= from ? at : undefined;
 }
 
 export interface KandjiActivityJson {
