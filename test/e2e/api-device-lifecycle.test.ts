@@ -9,6 +9,7 @@ import { deviceIdFor } from '../../server/api/device-view';
 import { commands } from '../../protocol/command';
 import { parsePlist } from '../../protocol/plist';
 import { PROFILE_IDENTIFIER } from '../../server/enroll/profile';
+import { seedDevices } from '../../bench/lib/seed-devices';
 import { HttpsClient, type HttpResult } from '../helpers/mdm-client';
 
 jest.setTimeout(60_000);
@@ -118,5 +119,25 @@ describe('erase', () => {
     await lab.settle();
     expect(await device(2)).toMatchObject({ is_removed: false, mdm_enabled: true, agent_installed: false });
     expect(await prism(2)).toMatchObject({ agent_installed: false });
+  });
+});
+
+describe('"Command is not allowed for current device"', () => {
+  it('for an action not for the platform (reinstallagent on an iPhone) and for a device whose MDM is not enabled', async () => {
+    const [iphone] = seedDevices(lab.server.store, 1, lab.now(), { first: 9 });
+    expect(iphone!.platform).toBe('iOS');
+    const onIphone = await api('POST', `/api/v1/devices/${deviceIdFor(iphone!.udid)}/action/reinstallagent`);
+    expect(onIphone.status).toBe(400);
+    expect(onIphone.json).toBe('Command is not allowed for current device');
+    expect(lab.server.store.listQueue(iphone!.udid)).toEqual([]);
+
+    // Mac 2 checks out (its profile removed by hand): not deleted, but MDM is gone.
+    await lab.mac(2).unenroll();
+    expect(await device(2)).toMatchObject({ is_removed: false, mdm_enabled: false });
+    for (const action of ['restart', 'blankpush', 'reinstallagent']) {
+      const r = await api('POST', `/api/v1/devices/${idOf(2)}/action/${action}`);
+      expect([action, r.status, r.json]).toEqual([action, 400, 'Command is not allowed for current device']);
+    }
+    expect(lab.server.store.listQueue(lab.mac(2).udid)).toEqual([]);
   });
 });

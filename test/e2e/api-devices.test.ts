@@ -5,6 +5,9 @@
  */
 import { startLab, type Lab } from '../../lab/lab';
 import { deviceIdFor } from '../../server/api/device-view';
+import { parsePlist } from '../../protocol/plist';
+import { openEnrollmentProfile } from '../../protocol/enrollment-profile';
+import { PROFILE_IDENTIFIER } from '../../server/enroll/profile';
 import { HttpsClient, type HttpResult } from '../helpers/mdm-client';
 
 jest.setTimeout(60_000);
@@ -28,6 +31,10 @@ async function api(method: string, path: string, body?: unknown): Promise<HttpRe
 const idOf = (n: number): string => deviceIdFor(lab.mac(n).udid);
 const requestTypesReceived = (n: number): string[] =>
   lab.events({ type: 'mdm.command.delivered', udid: lab.mac(n).udid }).map((e) => String((e.data as { requestType?: string }).requestType));
+const deliveredTo = (n: number): Array<{ commandUUID: string; requestType: string }> =>
+  lab.events({ type: 'mdm.command.delivered', udid: lab.mac(n).udid }).map((e) => e.data as { commandUUID: string; requestType: string });
+/** A command's plist exactly as the server stored (and delivered) it. */
+const commandBody = (uuid: string): any => parsePlist(lab.server.store.getCommand(uuid)!.body);
 
 beforeAll(async () => {
   lab = await startLab({ devices: 4, server: { apiToken: TOKEN } });
@@ -165,42 +172,85 @@ describe('one device', () => {
   });
 
   it('/activity, /apps, /library-items, /status, /parameters', async () => {
-    const activity = (await api('GET', `/api/v1/devices/${idOf(0)}/activity`)).json.activity;
+    const activityJson = (await api('GET', `/api/v1/devices/${idOf(0)}/activity`)).json;
+    expect(Object.keys(activityJson).sort()).toEqual(['activity', 'device_id']);
+    expect(activityJson.device_id).toBe(idOf(0));
+    const activity = activityJson.activity;
     expect(Object.keys(activity).sort()).toEqual(['count', 'next', 'previous', 'results']);
     const types = activity.results.map((a: any) => a.action_type);
     expect(types).toContain('enrollment');
     expect(types).toContain('mdm_command_completed');
-    for (const a of activity.results) expect(a.created_at).toMatch(SPACED);
+    for (const a of activity.results) {
+      expect(Object.keys(a).sort()).toEqual(['action_type', 'created_at', 'details', 'id']);
+      expect(Number.isInteger(a.id)).toBe(true);
+      expect(typeof a.action_type).toBe('string');
+      expect(a.created_at).toMatch(SPACED);
+      expect(typeof a.details.summary).toBe('string');
+    }
+    const completed = activity.results.find((a: any) => a.action_type === 'mdm_command_completed');
+    expect(Object.keys(completed.details).sort()).toEqual(['command_uuid', 'request_type', 'summary']);
     const apps = (await api('GET', `/api/v1/devices/${idOf(0)}/apps`)).json;
+    expect(Object.keys(apps).sort()).toEqual(['apps', 'device_id']);
     expect(apps.device_id).toBe(idOf(0));
     expect(apps.apps.map((a: any) => a.bundle_id)).toContain('io.mdmsim.agent');
+    for (const a of apps.apps) {
+      expect(Object.keys(a).sort()).toEqual(['app_name', 'bundle_id', 'bundle_size', 'creation_date', 'last_opened_date', 'modification_date', 'path', 'source', 'version']);
+      for (const k of ['app_name', 'bundle_id', 'path', 'source', 'version']) expect(typeof a[k]).toBe('string');
+    }
     const items = (await api('GET', `/api/v1/devices/${idOf(0)}/library-items`)).json;
-    expect(items.library_items).toEqual([expect.objectContaining({ name: 'mdmsim Agent', status: 'PASS' })]);
+    expect(Object.keys(items).sort()).toEqual(['device_id', 'library_items']);
+    expect(items.library_items).toEqual([expect.objectContaining({ name: 'mdmsim Agent', status: 'PASS', type: 'custom-app', bundle_id: 'io.mdmsim.agent', log: '' })]);
+    const item = items.library_items[0];
+    expect(Object.keys(item).sort()).toEqual(['blueprint_id', 'blueprint_name', 'bundle_id', 'id', 'log', 'name', 'reported_at', 'status', 'type']);
+    expect(item.id).toMatch(UUID);
+    expect(item.blueprint_id).toMatch(UUID);
+    // An agent report, like kandji_agent's dates: ISO with Z.
+    expect(item.reported_at).toMatch(ISO_Z);
     const status = (await api('GET', `/api/v1/devices/${idOf(0)}/status`)).json;
+    expect(Object.keys(status).sort()).toEqual(['device_id', 'library_items', 'parameters']);
     expect(status).toMatchObject({ device_id: idOf(0), parameters: [] });
-    expect(status.library_items).toHaveLength(1);
+    expect(status.library_items).toEqual(items.library_items);
     expect((await api('GET', `/api/v1/devices/${idOf(0)}/parameters`)).json).toEqual({ device_id: idOf(0), parameters: [] });
   });
 });
 
 describe('actions', () => {
-  it('each action is the MDM command the Mac receives', async () => {
+  it('each action is the MDM command the Mac receives, with what the action asked for in its body', async () => {
     const cases: Array<[string, string[], unknown?]> = [
       ['updateinventory', ['AvailableOSUpdates', 'DeviceInformation', 'SecurityInfo', 'UserList', 'InstalledApplicationList', 'ProfileList', 'CertificateList']],
       ['reinstallagent', ['InstallEnterpriseApplication']],
       ['renewmdmprofile', ['InstallProfile']],
       ['lock', ['DeviceLock']],
+      ['setname', ['Settings'], { DeviceName: 'Kiosk 7' }],
+      // Last: the Mac is restarting for a while after it.
       ['restart', ['RestartDevice']],
     ];
+    const received: Record<string, { answer: any; commands: any[] }> = {};
     for (const [action, expected, body] of cases) {
       await lab.advance('1m');
-      const before = requestTypesReceived(2).length;
+      const before = deliveredTo(2).length;
       const r = await api('POST', `/api/v1/devices/${idOf(2)}/action/${action}`, body);
       expect([action, r.status]).toEqual([action, 200]);
       await lab.settle();
-      expect([action, requestTypesReceived(2).slice(before)]).toEqual([action, expected]);
-      if (action === 'lock') expect(r.json).toEqual({ PIN: expect.stringMatching(/^\d{6}$/) });
+      const delivered = deliveredTo(2).slice(before);
+      expect([action, delivered.map((d) => d.requestType)]).toEqual([action, expected]);
+      received[action] = { answer: r.json, commands: delivered.map((d) => commandBody(d.commandUUID)) };
     }
+    // lock: the PIN answered is the PIN the Mac was sent.
+    expect(received.lock!.answer).toEqual({ PIN: expect.stringMatching(/^\d{6}$/) });
+    expect(received.lock!.commands[0].Command).toEqual({ RequestType: 'DeviceLock', PIN: received.lock!.answer.PIN });
+    // setname: the name sent is the name in the Settings item.
+    expect(received.setname!.commands[0].Command).toEqual({ RequestType: 'Settings', Settings: [{ Item: 'DeviceName', DeviceName: 'Kiosk 7' }] });
+    // reinstallagent: the agent's package manifest.
+    expect(received.reinstallagent!.commands[0].Command).toMatchObject({ RequestType: 'InstallEnterpriseApplication', ManifestURL: expect.stringMatching(/^https:\/\//) });
+    // renewmdmprofile: a fresh enrollment profile signed by the server, same identifier, same MDM server, a new identity.
+    const payload = received.renewmdmprofile!.commands[0].Command.Payload as Buffer;
+    expect(Buffer.isBuffer(payload)).toBe(true);
+    const renewed = openEnrollmentProfile(payload, { trustedCaCerts: [http.caCertDer] });
+    expect(renewed.profile.PayloadIdentifier).toBe(PROFILE_IDENTIFIER);
+    expect(renewed.mdm.ServerURL).toBe(`${lab.server.url}/mdm/connect`);
+    expect(renewed.mdm.Topic).toBe(lab.device(2)!.topic);
+    expect(lab.events({ type: 'mdm.command.result', udid: lab.mac(2).udid }).find((e) => (e.data as any).requestType === 'InstallProfile')!.data).toMatchObject({ status: 'Acknowledged' });
   });
 
   it('blankpush pushes without a command; shutdown sends ShutDownDevice', async () => {
