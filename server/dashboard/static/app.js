@@ -148,7 +148,7 @@ function start(token) {
     await Promise.all([
       clock.load().catch(report),
       api.get('/agent-policy').then(
-        (policy) => table.setNow(clock.now || Date.now(), parseDuration(policy.agentWindow)),
+        (policy) => table.setNow(clock.now, parseDuration(policy.agentWindow)),
         (/** @type {unknown} */ error) => {
           if (!(error instanceof ApiError && error.status === 404)) report(error);
         },

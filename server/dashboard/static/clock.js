@@ -39,6 +39,8 @@ export class ClockControls {
   async load() {
     const clock = await this.api.get('/clock');
     this.mode = clock.mode;
+    // The server's word wins, even if earlier than what events said (a restarted server).
+    this.now = 0;
     this.show(Date.parse(clock.now));
     this.sync();
   }

@@ -34,9 +34,12 @@ export class DeviceTable {
     this.rows = new Map();
     /** @type {string | undefined} */
     this.selected = undefined;
-    this.now = Date.now();
+    /** Virtual ms; 0 until the clock is known (the first time is rendered at once). */
+    this.now = 0;
     this.agentWindowMs = 7 * 86_400_000;
     this.filterText = '';
+    /** @type {ReturnType<typeof setTimeout> | undefined} */
+    this.nowTimer = undefined;
     elements.filter.addEventListener('input', () => {
       this.filterText = elements.filter.value.trim().toLowerCase();
       this.render();
@@ -77,12 +80,22 @@ export class DeviceTable {
     this.rows.delete(udid);
   }
 
-  /** @param {number} now @param {number} [agentWindowMs] */
+  /**
+   * The clock moved: agent states depend on it ("silent 3h"). Every row is re-judged at most
+   * twice a second, however many batches of events move the clock meanwhile.
+   * @param {number} now @param {number} [agentWindowMs]
+   */
   setNow(now, agentWindowMs) {
     if (agentWindowMs !== undefined) this.agentWindowMs = agentWindowMs;
     if (now === this.now && agentWindowMs === undefined) return;
+    const first = this.now === 0;
     this.now = now;
-    this.render();
+    if (first) return this.render();
+    if (this.nowTimer !== undefined) return;
+    this.nowTimer = setTimeout(() => {
+      this.nowTimer = undefined;
+      this.render();
+    }, 500);
   }
 
   /** @param {string | undefined} udid */
