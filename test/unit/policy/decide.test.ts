@@ -56,6 +56,15 @@ describe('decideReinstall', () => {
   const overdue = T0 + 8 * DAY;
   const fresh = { lastSeenAt: overdue - HOUR };
 
+  it('never fires for a device deleted through the API (its agent was told to uninstall), however long the agent is silent', () => {
+    const removed = record({ ...fresh, agentLastCheckinAt: T0 + 1, agentInstallLastOutcome: 'Acknowledged', removedAt: T0 + 2 });
+    expect(isAgentOverdue(removed, overdue, 7 * DAY)).toBe(false);
+    expect(decideReinstall(removed, ctx(overdue))).toEqual({ action: 'none' });
+    expect(decideReinstall(removed, ctx(T0 + 60 * DAY))).toEqual({ action: 'none' });
+    // The same device not deleted fires.
+    expect(decideReinstall({ ...removed, removedAt: undefined }, ctx(overdue))).toEqual({ action: 'fire', reason: 'agent-silent' });
+  });
+
   it('fires for a macOS device whose agent is overdue and whose MDM is fresh', () => {
     expect(decideReinstall(record({ ...fresh, agentLastCheckinAt: T0 + 1, agentInstallLastOutcome: 'Acknowledged' }), ctx(overdue))).toEqual({ action: 'fire', reason: 'agent-silent' });
     expect(decideReinstall(record(fresh), ctx(overdue))).toEqual({ action: 'fire', reason: 'agent-never-checked-in' });

@@ -122,6 +122,25 @@ describe('the schedule', () => {
     expect(prismRequests()).toBe(2);
   });
 
+  it('syncs never overlap: one asked for while another waits on Prism starts after it', async () => {
+    const s = await start();
+    let release!: () => void;
+    fake.hold = new Promise((resolve) => (release = resolve));
+    const first = s.syncNow();
+    while (prismRequests() < 2) await new Promise((resolve) => setImmediate(resolve));
+    const second = s.syncNow();
+    // Give the second every chance to send early: it must not.
+    for (let i = 0; i < 20; i++) await new Promise((resolve) => setImmediate(resolve));
+    expect(prismRequests()).toBe(2);
+    expect(s.busy).toBe(true);
+    fake.hold = undefined;
+    release();
+    expect(await first).toMatchObject({ ok: true, trigger: 'manual' });
+    expect(await second).toMatchObject({ ok: true, trigger: 'manual' });
+    expect(prismRequests()).toBe(3);
+    expect(s.busy).toBe(false);
+  });
+
   it('a node whose device left Kandji loses its kandji: attributes (audited with new = null) and is denied', async () => {
     const s = await start();
     fake.records.splice(0, 1);

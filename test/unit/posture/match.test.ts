@@ -2,6 +2,7 @@
  * Matching nodes to Kandji devices by serial (trimmed, case-insensitive), the attributes a
  * match earns (agent_installed null → false), and node lists as fixtures hold them.
  */
+import { macIdentity } from '../../../agent-sim/identity';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { indexBySerial, kandjiAttributes, matchNode, normalizeSerial } from '../../../posture-sim/match';
@@ -55,6 +56,14 @@ describe('node lists', () => {
     expect(nodes.length).toBeGreaterThanOrEqual(5);
     expect(nodes.some((n) => n.serialNumbers.length === 0)).toBe(true);
     expect(nodes.some((n) => n.serialNumbers.some((s) => s !== s.trim() || s !== s.toUpperCase()))).toBe(true);
+  });
+
+  it("the fixture's first three nodes are the Macs of mdmsim lab's default seed, and the rest no Mac of it", () => {
+    const nodes = parseNodeList(JSON.parse(readFileSync(join(__dirname, '../../../fixtures/posture/nodes.json'), 'utf8')), 'nodes.json');
+    const labSerials = Array.from({ length: 50 }, (_, index) => macIdentity({ seed: 'mdmsim-lab', index }).serialNumber);
+    expect(labSerials.slice(0, 3)).toEqual(['4SN5WX77NA59', 'XL7A98PYS3BC', '1HMEML6PVWHF']);
+    expect(nodes.slice(0, 3).map((n) => n.serialNumbers.map(normalizeSerial))).toEqual(labSerials.slice(0, 3).map((s) => [s]));
+    for (const n of nodes.slice(3)) for (const s of n.serialNumbers) expect(labSerials).not.toContain(normalizeSerial(s));
   });
 
   it('accepts a bare array too', () => {
