@@ -5,6 +5,7 @@
  */
 import { KANDJI_MAX_LIMIT, kandjiIsoZ, kandjiSpaced, type KandjiPlatform } from '../../../protocol/kandji';
 import type { ApiDevice } from '../device-view';
+import { drfPositiveInt } from '../drf-int';
 import { deviceIdFor } from '../device-view';
 
 /** mdmsim has no blueprints: every device is on this one (Kandji always names one). */
@@ -74,13 +75,13 @@ function text(q: Query, key: string): string | undefined {
 }
 
 /**
- * limit/offset as Django REST's LimitOffsetPagination reads them: a limit above the ceiling is
- * clamped to it, a missing, zero or unreadable one is the default (the ceiling); a bad offset is 0.
+ * limit/offset as Django REST's LimitOffsetPagination reads them (../drf-int.ts): a limit above
+ * the ceiling is clamped to it, a missing, zero or unreadable one is the default (the ceiling);
+ * a bad offset is 0.
  */
 export function paging(q: Query, max = KANDJI_MAX_LIMIT, fallback = KANDJI_MAX_LIMIT): { limit: number; offset: number } {
-  const l = Number.parseInt(text(q, 'limit') ?? '', 10);
-  const o = Number.parseInt(text(q, 'offset') ?? '', 10);
-  return { limit: Number.isFinite(l) && l > 0 ? Math.min(l, max) : fallback, offset: Number.isFinite(o) && o > 0 ? o : 0 };
+  const l = drfPositiveInt(text(q, 'limit'), true);
+  return { limit: l === undefined ? fallback : Math.min(l, max), offset: drfPositiveInt(text(q, 'offset')) ?? 0 };
 }
 
 type Filter = (d: ApiDevice) => boolean;

@@ -15,6 +15,7 @@
  */
 import { KANDJI_MAX_LIMIT } from '../../../protocol/kandji';
 import type { Storage } from '../../storage/types';
+import { drfPositiveInt } from '../drf-int';
 import { apiDeviceOf, apiDevices, type ApiDevice, type DeviceViewSettings } from '../device-view';
 import { CursorError, decodeCursor, encodeCursor, type CursorPosition } from './cursor';
 import { deviceOrder, positionAfter, positionAtOrAfter } from './device-order';
@@ -73,7 +74,7 @@ export function parsePrismQuery(params: Record<string, string | undefined>): Pri
     filter = (d) => families.includes(d.platform) && (byFilter === undefined || byFilter(d));
   }
 
-  const limit = Math.min(positiveInt(params.limit) ?? KANDJI_MAX_LIMIT, KANDJI_MAX_LIMIT);
+  const limit = Math.min(drfPositiveInt(params.limit, true) ?? KANDJI_MAX_LIMIT, KANDJI_MAX_LIMIT);
   if (params.cursor !== undefined) {
     let after: CursorPosition | undefined;
     if (params.cursor.trim() !== '') {
@@ -86,7 +87,7 @@ export function parsePrismQuery(params: Record<string, string | undefined>): Pri
     }
     return { limit, offset: null, after, sort, filter };
   }
-  return { limit, offset: nonNegativeInt(params.offset) ?? 0, sort, filter };
+  return { limit, offset: drfPositiveInt(params.offset) ?? 0, sort, filter };
 }
 
 /** The page the query asks for, from the devices as they are at `now`. */
@@ -151,15 +152,4 @@ function byDeviceId(store: Storage, now: number, settings: DeviceViewSettings, q
     offset: q.offset,
     total: n - pending.size,
   };
-}
-
-function positiveInt(text: string | undefined): number | undefined {
-  const n = nonNegativeInt(text);
-  return n === undefined || n === 0 ? undefined : n;
-}
-
-function nonNegativeInt(text: string | undefined): number | undefined {
-  if (text === undefined || !/^\s*\d+\s*$/.test(text)) return undefined;
-  const n = Number(text);
-  return Number.isSafeInteger(n) ? n : undefined;
 }
