@@ -6,6 +6,7 @@ import express from 'express';
 import type { KandjiApiDeps } from './context';
 import { createApiAuth } from './auth';
 import { createDevicesRouter } from './devices';
+import { methodNotAllowed } from './method-not-allowed';
 import { createPrismRouter } from './prism';
 
 export type { KandjiApiDeps } from './context';
@@ -16,6 +17,8 @@ export function createKandjiApi(deps: KandjiApiDeps): express.Router {
   router.use(auth.authenticate);
   router.use('/devices', createDevicesRouter(deps, auth.guard));
   router.use('/prism', createPrismRouter(deps, auth.guard));
+  // A known path asked with a method it does not take: DRF's 405.
+  router.use(methodNotAllowed);
   // Django REST's answer for an unknown path.
   router.use((_req, res) => {
     res.status(404).json({ detail: 'Not found.' });

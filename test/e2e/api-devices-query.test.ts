@@ -1,7 +1,8 @@
 /**
  * GET /api/v1/devices over a seeded fleet (Macs and iPhones, dates spread over months): every
  * `ordering` key the README lists, the model / os_version / blueprint_id filters, limit and
- * offset read as Django REST reads them (the same for Prism).
+ * offset read as Django REST reads them (the same for Prism), and DRF's 405 for a wrong method
+ * on a known path.
  */
 import { seedDevices } from '../../bench/lib/seed-devices';
 import { MDMSIM_BLUEPRINT } from '../../server/api/devices/list';
@@ -119,5 +120,31 @@ describe('limit and offset as Django REST reads them (int(), else the default)',
     const prism = (await t.http.api('GET', `/api/v1/prism/device_information?offset=${offset}`, t.token)).json;
     expect(prism.offset).toBe(expected);
     expect(prism.data).toHaveLength(COUNT - expected);
+  });
+});
+
+describe('a wrong method on a known path', () => {
+  const device = () => all[0].device_id as string;
+  it.each([
+    ['POST', () => '/api/v1/devices', 'GET, HEAD'],
+    ['DELETE', () => '/api/v1/devices/', 'GET, HEAD'],
+    ['PUT', () => `/api/v1/devices/${device()}`, 'GET, DELETE, HEAD'],
+    ['POST', () => `/api/v1/devices/${device()}/details`, 'GET, HEAD'],
+    ['DELETE', () => `/api/v1/devices/${device()}/commands/`, 'GET, HEAD'],
+    ['GET', () => `/api/v1/devices/${device()}/action/blankpush`, 'POST'],
+    ['PATCH', () => `/api/v1/devices/${deviceIdFor('no such device')}/action/restart`, 'POST'],
+    ['POST', () => '/api/v1/prism/device_information', 'GET, HEAD'],
+  ] as Array<[string, () => string, string]>)('%s → 405 {"detail": "Method \\"…\\" not allowed."} with Allow', async (method, path, allow) => {
+    const r = await t.http.api(method, path(), t.token);
+    expect(r.status).toBe(405);
+    expect(r.json).toEqual({ detail: `Method "${method}" not allowed.` });
+    expect(r.headers.allow).toBe(allow);
+  });
+
+  it('still 401 without a token, and 404 for a path that does not exist', async () => {
+    expect((await t.http.api('POST', '/api/v1/devices', 'wrong-token')).status).toBe(401);
+    const unknown = await t.http.api('POST', '/api/v1/devices/x/action/dance', t.token);
+    expect(unknown.status).toBe(404);
+    expect(unknown.json).toEqual({ detail: 'Not found.' });
   });
 });
