@@ -6,13 +6,16 @@
  * with Z. Every block Kandji's own scripts read exists even when empty
  * (hardware_overview.processor_name, volumes, users.system_users, installed_profiles).
  */
-import { kandjiIsoZ, kandjiSpaced } from '../../../protocol/kandji';
+import { kandjiIsoZ, kandjiSpaced, type KandjiPlatform } from '../../../protocol/kandji';
 import type { ApiDevice } from '../device-view';
 import type { EnrollmentRecord, Storage } from '../../storage/types';
 import { MDMSIM_BLUEPRINT } from './list';
 import { bool, dictOf, latestReports, listOf, num, str } from './reports';
 
 const pyBool = (b: boolean): 'True' | 'False' => (b ? 'True' : 'False');
+
+/** The OS a device of each Kandji platform runs, as system_version names it. */
+const OS_NAME: Record<KandjiPlatform, string> = { Mac: 'macOS', iPhone: 'iOS', iPad: 'iPadOS', AppleTV: 'tvOS' };
 const GB = 1_000_000_000;
 
 /** "Apple M1" from "MacBook Air (M1, 2020)"; Intel otherwise; "" when nothing says. */
@@ -46,7 +49,7 @@ export function detailsJson(store: Storage, e: Readonly<EnrollmentRecord>, d: Ap
       model: d.model,
       platform: d.platform,
       os_version: d.osVersion,
-      system_version: d.osVersion === '' ? '' : `macOS ${d.osVersion}${d.buildVersion ? ` (${d.buildVersion})` : ''}`,
+      system_version: d.osVersion === '' ? '' : `${OS_NAME[d.platform]} ${d.osVersion}${d.buildVersion ? ` (${d.buildVersion})` : ''}`,
       boot_volume_version: d.osVersion,
       time_since_boot: '',
       last_user: str(lastUser?.UserName) ?? '',
@@ -102,7 +105,8 @@ export function detailsJson(store: Storage, e: Readonly<EnrollmentRecord>, d: Ap
             {
               name: 'Macintosh HD',
               format: 'APFS',
-              percent_used: availableGb === undefined ? '' : `${Math.round((1 - availableGb / capacityGb) * 100)}%`,
+              // No percentage of nothing: a capacity of 0 (or less) reported gives none, not NaN% or -Infinity%.
+              percent_used: availableGb === undefined || !(capacityGb > 0) ? '' : `${Math.round((1 - availableGb / capacityGb) * 100)}%`,
               identifier: 'disk3s1',
               capacity: `${(capacityGb).toFixed(2)} GB`,
               available: availableGb === undefined ? '' : `${availableGb.toFixed(2)} GB`,
