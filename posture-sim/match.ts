@@ -42,9 +42,9 @@ export function matchNode(node: Pick<PostureNodeInput, 'serialNumbers'>, index: 
 }
 
 /**
- * The attributes a matched device earns. Prism's `agent_installed` is tri-state; a device that
- * never had the agent (null) has no agent present, so it is written false: the integration's
- * attributes are booleans only.
+ * The attributes a matched device earns. Prism's `agent_installed` is tri-state; null (a
+ * platform no agent runs on: iPhone, iPad, Apple TV) means no agent is present, so it is
+ * written false: the integration's attributes are booleans only.
  */
 export function kandjiAttributes(record: PrismDeviceRecord): Record<(typeof KANDJI_ATTRIBUTES)[number], boolean> {
   return {

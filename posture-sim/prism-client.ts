@@ -15,7 +15,7 @@ export interface PrismDeviceRecord {
   device_id: string;
   serial_number: string;
   mdm_enabled: boolean;
-  /** null: the device never had the agent. */
+  /** null: a platform no agent runs on (iPhone, iPad, Apple TV); a Mac is true or false. */
   agent_installed: boolean | null;
   last_checkin_agent: string | null;
   last_checkin_mdm: string | null;

@@ -44,7 +44,7 @@ describe('serial matching', () => {
     expect(indexBySerial([fresh, old]).get('C02ZT1ABMD6T')?.device_id).toBe('new');
   });
 
-  it('writes booleans: agent_installed null (never had the agent) is false', () => {
+  it('writes booleans: agent_installed null (a platform without an agent) is false', () => {
     expect(kandjiAttributes(record('A', { mdm_enabled: true, agent_installed: null }))).toEqual({ 'kandji:mdmEnabled': true, 'kandji:agentInstalled': false });
     expect(kandjiAttributes(record('A', { mdm_enabled: false, agent_installed: true }))).toEqual({ 'kandji:mdmEnabled': false, 'kandji:agentInstalled': true });
   });
