@@ -7,7 +7,8 @@
  * spread over months; this measures the API, not enrollment), and one keep-alive undici client.
  *
  * Measured, each a full pagination at limit=300, repeated BENCH_ROUNDS (5) times, median:
- * - GET /api/v1/devices?limit=300&offset=k until the empty array (when the device routes exist),
+ * - GET /api/v1/devices?limit=300&offset=k until the empty array (a bench whose /devices does
+ *   not answer 200 fails at once),
  * - GET /api/v1/prism/device_information following cursors from cursor= until a null cursor,
  * - the baseline: a bare node:https server (same TLS certificate, same client) answering the
  *   same pages: each request JSON.stringify()s that page's records, held in memory, which is
@@ -110,19 +111,17 @@ async function main(): Promise<void> {
     return stats;
   };
 
-  // Are the device routes there? (They are another module; Prism is measured either way.)
+  // The device routes must answer: a bench that measured Prism alone could print PASS.
   const probe = await request(`${server.url}/api/v1/devices?limit=1`, { headers: auth, dispatcher });
-  await probe.body.text();
-  const haveDevices = probe.statusCode === 200;
+  const probeBody = await probe.body.text();
+  if (probe.statusCode !== 200) throw new Error(`FAIL: GET /api/v1/devices?limit=1 answered ${probe.statusCode} ${probeBody.slice(0, 200)}; the bench measures /devices and Prism both`);
 
   // Warm-up passes, which also capture the pages the baseline serves.
   const devicePages: unknown[][] = [];
-  if (haveDevices) {
-    for (let offset = 0; ; offset += LIMIT) {
-      const page = (await getJson(`${server.url}/api/v1/devices?limit=${LIMIT}&offset=${offset}`, { ms: 0, requests: 0, bytes: 0, records: 0 })) as unknown[];
-      devicePages.push(page);
-      if (page.length === 0) break;
-    }
+  for (let offset = 0; ; offset += LIMIT) {
+    const page = (await getJson(`${server.url}/api/v1/devices?limit=${LIMIT}&offset=${offset}`, { ms: 0, requests: 0, bytes: 0, records: 0 })) as unknown[];
+    devicePages.push(page);
+    if (page.length === 0) break;
   }
   const prismPages: unknown[] = [];
   {
@@ -164,7 +163,7 @@ async function main(): Promise<void> {
   };
   // The bare server's certificate names 127.0.0.1 as the mdmsim server's does.
   await barePass('prism', prismPages.length);
-  if (haveDevices) await barePass('devices', devicePages.length);
+  await barePass('devices', devicePages.length);
 
   // Measured rounds, interleaved so that machine noise hits all of them alike.
   const rssBefore = process.memoryUsage().rss;
@@ -179,11 +178,9 @@ async function main(): Promise<void> {
   const runs = { devices: [] as Pass[], prism: [] as Pass[], bareDevices: [] as Pass[], barePrism: [] as Pass[], prebuiltDevices: [] as Pass[], prebuiltPrism: [] as Pass[] };
   const heapAfterRound: number[] = [];
   for (let round = 0; round < ROUNDS; round++) {
-    if (haveDevices) {
-      runs.bareDevices.push(await barePass('devices', devicePages.length));
-      runs.devices.push(await devicesPass(server.url, sample));
-      runs.prebuiltDevices.push(await barePass('devices', devicePages.length, '&prebuilt=1'));
-    }
+    runs.bareDevices.push(await barePass('devices', devicePages.length));
+    runs.devices.push(await devicesPass(server.url, sample));
+    runs.prebuiltDevices.push(await barePass('devices', devicePages.length, '&prebuilt=1'));
     runs.barePrism.push(await barePass('prism', prismPages.length));
     runs.prism.push(await prismPass(server.url, sample));
     runs.prebuiltPrism.push(await barePass('prism', prismPages.length, '&prebuilt=1'));
@@ -210,8 +207,7 @@ async function main(): Promise<void> {
     if (!ok) failures.push(`${name}: ${ratio.toFixed(2)}x the baseline`);
     if (a.records !== DEVICES) failures.push(`${name}: paged ${a.records} records, expected ${DEVICES}`);
   };
-  if (haveDevices) compare('GET /api/v1/devices, offset paging', runs.devices, runs.bareDevices, runs.prebuiltDevices);
-  else console.log('  GET /api/v1/devices: not answered by this build (404); only Prism measured');
+  compare('GET /api/v1/devices, offset paging', runs.devices, runs.bareDevices, runs.prebuiltDevices);
   compare('GET /api/v1/prism/device_information, cursors', runs.prism, runs.barePrism, runs.prebuiltPrism);
 
   const growth = heapAfter - heapBefore;
