@@ -18,6 +18,7 @@ import { SCENARIOS, resolveScenario } from './scenarios';
 import { formatEvent, isRoutine } from './timeline';
 import { addPostureSyncCommand } from './cli-posture';
 import { registerTokenCommand } from './cli-token';
+import { openStore, parseStoreSpec, StoreSpecError, type StoreSpec } from '../server/storage/open';
 
 function port(value: string): number {
   const n = Number(value);
@@ -50,6 +51,15 @@ function duration(value: string): string {
     throw error;
   }
   return value;
+}
+
+function storeSpec(value: string): StoreSpec {
+  try {
+    return parseStoreSpec(value);
+  } catch (error) {
+    if (error instanceof StoreSpecError) throw new InvalidArgumentError(error.message);
+    throw error;
+  }
 }
 
 function durationOrOff(value: string): string | false {
@@ -88,6 +98,7 @@ interface ServeOptions {
   inventoryInterval?: string | false;
   missingAfter?: string;
   dataDir: string;
+  store: StoreSpec;
   clock: 'real' | 'virtual';
   auth: AuthMode;
   identityKey: IdentityKeyType;
@@ -125,6 +136,7 @@ export function buildProgram(): Command {
     .option('--inventory-interval <duration>', 'DeviceInformation + push for every device this often, or "off" [24h]', durationOrOff)
     .option('--missing-after <duration>', 'the device API\'s is_missing: true after this long with no check-in of any kind [30d]', duration)
     .option('--data-dir <dir>', 'where the CA, certificates and API token are kept', './.mdmsim')
+    .addOption(new Option('--store <spec>', 'where enrollments, queues, results, events and a virtual clock live: memory, or sqlite:PATH (durable across restarts and crashes; ?sync=full also across power loss, ?events=N newest events kept)').argParser(storeSpec).default(parseStoreSpec('memory'), 'memory'))
     .addOption(new Option('--clock <mode>', 'real time, or a virtual clock moved by POST /sim/v1/clock/advance').choices(['real', 'virtual']).default('real'))
     .addOption(new Option('--auth <mode>', 'Mdm-Signature checks: signature (every request signed by the identity bound at Authenticate) or none (for curl)').choices([...AUTH_MODES]).default('signature'))
     .addOption(new Option('--identity-key <type>', 'key type of identities in enrollment profiles (a download may ask with ?key=)').choices([...IDENTITY_KEY_TYPES]).default('rsa'))
@@ -139,6 +151,7 @@ export function buildProgram(): Command {
         host: opts.host,
         port: opts.port,
         dataDir: opts.dataDir,
+        store: openStore(opts.store),
         clock: opts.clock,
         apiToken: opts.apiToken,
         auth: opts.auth,

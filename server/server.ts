@@ -8,11 +8,12 @@ import type { AddressInfo } from 'node:net';
 import { isIP } from 'node:net';
 import { join, resolve } from 'node:path';
 import express from 'express';
-import { createClock, type Clock, type ClockMode } from '../protocol/clock';
+import type { Clock, ClockMode } from '../protocol/clock';
 import { commands } from '../protocol/command';
 import { preloadSchemas } from '../protocol/schema';
 import { createExclusive, DataDirError, ensureDir, inDataDir, PRIVATE_FILE_MODE, readIfExists } from './data-dir';
 import { MemoryStorage } from './storage/memory';
+import { createStoreClock } from './storage/clock';
 import type { Storage } from './storage/types';
 import { EventLog } from './service/event-log';
 import { MdmService } from './service/mdm-service';
@@ -174,8 +175,9 @@ export class MdmsimServer {
     this.dataDir = dataDir;
     this.apiToken = apiToken;
     this.auth = options.auth ?? 'signature';
-    this.clock = typeof options.clock === 'object' ? options.clock : createClock(options.clock ?? 'real');
     this.store = options.store ?? new MemoryStorage();
+    // On a durable store, a virtual clock picks up where the last run left it.
+    this.clock = typeof options.clock === 'object' ? options.clock : createStoreClock(options.clock ?? 'real', this.store);
     this.events = new EventLog(this.store, this.clock);
     this.service = new MdmService({ store: this.store, clock: this.clock, events: this.events });
     this.agent = new AgentService({ store: this.store, clock: this.clock, events: this.events });

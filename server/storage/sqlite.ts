@@ -1,0 +1,646 @@
+/**
+ * SQLite storage (better-sqlite3): everything the in-memory store keeps, kept in one file, so a
+ * server restarted on it has every enrollment, queued command, result, inventory and recent
+ * event it had, and, in virtual mode, its clock's position.
+ *
+ * Durability: WAL journal, and every Storage call that changes anything commits before it
+ * returns (a call that writes several rows is one transaction). Handlers answer a client only
+ * after their Storage calls returned, so whatever was acknowledged is in the WAL by then.
+ * `synchronous=NORMAL` (the default here) leaves a commit in the OS's page cache, which survives
+ * the server being killed (SIGKILL, a crash) but not the machine losing power; `sync=full`
+ * fsyncs the WAL at every commit for that too, at a large cost per request.
+ *
+ * The file is locked for this process (locking_mode=EXCLUSIVE): a second server on the same
+ * file is refused at open instead of interleaving its own event ids and queues.
+ *
+ * Events: the newest `eventCapacity` (default 1,000,000) are kept; older ones are deleted in
+ * batches of EVENT_PRUNE_BATCH, so up to that many more can be there between two prunes.
+ *
+ * Records come out as snapshots (a new object per read), not live objects as the in-memory
+ * store's are: callers re-read after a change (see AgentPolicy.onTraffic).
+ */
+import { existsSync, mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import { FINAL_STATUSES, type CommandStatus } from '../../protocol/result';
+import { matchesEventQuery } from './events';
+import { migrate, StoreFileError } from './sqlite/schema';
+import {
+  DuplicateCommandError,
+  type AgentCheckinFacts,
+  type AgentInstallOutcome,
+  type AgentInventory,
+  type AuthenticateFacts,
+  type EnrollmentQuery,
+  type EnrollmentRecord,
+  type EventQuery,
+  type EventRecord,
+  type PushInfo,
+  type QueueEntry,
+  type ReportOutcome,
+  type ResultRecord,
+  type Storage,
+  type StoredCommand,
+} from './types';
+
+export { StoreFileError } from './sqlite/schema';
+
+export type SqliteSynchronous = 'normal' | 'full';
+
+export interface SqliteStorageOptions {
+  /** See the module comment; default 'normal'. */
+  synchronous?: SqliteSynchronous;
+  /** Newest events kept (default 1,000,000). */
+  eventCapacity?: number;
+}
+
+/** Events deleted at once when the log is past its capacity. */
+export const EVENT_PRUNE_BATCH = 1024;
+export const DEFAULT_SQLITE_EVENT_CAPACITY = 1_000_000;
+
+/** Whatever a store can persist besides the Storage interface: the virtual clock's position. */
+export interface ClockPositionStore {
+  loadClockPosition(): number | undefined;
+  saveClockPosition(now: number): void;
+}
+
+const ENROLLMENT_COLUMNS = [
+  'id', 'udid', 'enrollmentId', 'serialNumber', 'platform', 'osVersion', 'buildVersion', 'productName', 'model', 'modelName', 'deviceName',
+  'topic', 'token', 'pushMagic', 'unlockToken', 'awaitingConfiguration', 'enabled', 'tokenUpdateTally', 'authenticatedAt', 'enrolledAt',
+  'lastSeenAt', 'bootstrapToken', 'identityCertSha256', 'pushTokenInvalidAt', 'agentLastCheckinAt', 'agentLastCheckinKind', 'agentVersion',
+  'agentInstalledAt', 'agentInventoryAt', 'agentInstallAcknowledgedAt', 'agentGoneAt', 'firstEnrolledAt', 'removedAt', 'agentInstallPending',
+  'agentInstallLastFiredAt', 'agentInstallAttempts', 'agentInstallLastOutcome', 'agentInstallLastOutcomeAt', 'agentPolicyLastSkip',
+  'inventoryPending', 'inventoryLastQueuedAt',
+].join(', ');
+
+/** A row of ENROLLMENT_COLUMNS: SQLite's nulls and 0/1 where the record has undefined and booleans. */
+type EnrollmentRow = { [K in keyof EnrollmentRecord]-?: unknown };
+
+const CLOCK_KEY = 'clock.virtualNow';
+
+export class SqliteStorage implements Storage, ClockPositionStore {
+  readonly file: string;
+  private readonly db: Database.Database;
+  private readonly eventCapacity: number;
+  private lastEventId: number;
+  private eventsSincePrune = 0;
+  /** Enrollments are never deleted and this process holds the file's lock: a count kept here is exact. */
+  private enrollmentCount: number;
+  private readonly s: ReturnType<typeof prepare>;
+  private readonly eventStatements = new Map<string, Database.Statement>();
+  /** BEGIN, work, COMMIT (ROLLBACK if it throws); built once rather than per call. */
+  private readonly runInTransaction: (work: () => unknown) => unknown;
+  private closed = false;
+
+  constructor(file: string, options: SqliteStorageOptions = {}) {
+    this.file = file;
+    this.eventCapacity = Math.max(1, options.eventCapacity ?? DEFAULT_SQLITE_EVENT_CAPACITY);
+    this.db = openDatabase(file, options.synchronous ?? 'normal');
+    try {
+      migrate(this.db, file);
+      this.s = prepare(this.db);
+      this.runInTransaction = this.db.transaction((work: () => unknown) => work());
+      this.enrollmentCount = (this.s.countAll.get() as { n: number }).n;
+      this.lastEventId = (this.s.lastEventId.get() as { id: number | null }).id ?? 0;
+    } catch (error) {
+      this.db.close();
+      throw asStoreFileError(error, file);
+    }
+  }
+
+  // ---- enrollments -------------------------------------------------------------------------
+
+  storeAuthenticate(facts: AuthenticateFacts, at: number): void {
+    this.tx(() => {
+      const old = this.s.pushIdentity.get(facts.id) as { token: string | null; identityCertSha256: string | null } | undefined;
+      const row = {
+        id: facts.id,
+        udid: facts.udid ?? null,
+        enrollmentId: facts.enrollmentId ?? null,
+        serialNumber: facts.serialNumber ?? null,
+        platform: facts.platform ?? null,
+        osVersion: facts.osVersion ?? null,
+        buildVersion: facts.buildVersion ?? null,
+        productName: facts.productName ?? null,
+        model: facts.model ?? null,
+        modelName: facts.modelName ?? null,
+        deviceName: facts.deviceName ?? null,
+        topic: facts.topic,
+        identityCertSha256: facts.identityCertSha256 ?? null,
+        at,
+      };
+      if (old) {
+        // The agent's history columns are left as they are: they belong to the Mac.
+        this.s.reauthenticate.run(row);
+        if (old.token !== null) this.s.releaseToken.run(old.token, facts.id);
+        if (old.identityCertSha256 !== null) this.s.releaseCert.run(old.identityCertSha256, facts.id);
+      } else {
+        this.s.insertEnrollment.run(row);
+        this.enrollmentCount++;
+      }
+      if (facts.identityCertSha256 !== undefined) this.s.bindCert.run(facts.identityCertSha256, facts.id);
+      this.s.clearQueue.run(facts.id);
+    });
+  }
+
+  enrollmentIdForCertificate(sha256: string): string | undefined {
+    return (this.s.certOwner.get(sha256) as { id: string } | undefined)?.id;
+  }
+
+  storeTokenUpdate(id: string, push: PushInfo, at: number): number {
+    return this.tx(() => {
+      const old = this.s.pushIdentity.get(id) as { token: string | null } | undefined;
+      if (!old) throw mustAuthenticate(id);
+      const { tokenUpdateTally } = this.s.tokenUpdate.get({
+        id,
+        topic: push.topic,
+        token: push.token,
+        pushMagic: push.pushMagic,
+        // A later TokenUpdate may omit the UnlockToken; the statement keeps the one we have.
+        unlockToken: push.unlockToken && push.unlockToken.length > 0 ? push.unlockToken : null,
+        awaitingConfiguration: push.awaitingConfiguration === undefined ? null : push.awaitingConfiguration ? 1 : 0,
+        at,
+      }) as { tokenUpdateTally: number };
+      if (old.token !== null && old.token !== push.token) this.s.releaseToken.run(old.token, id);
+      this.s.bindToken.run(push.token, id);
+      return tokenUpdateTally;
+    });
+  }
+
+  enrollmentIdForToken(token: string): string | undefined {
+    return (this.s.tokenOwner.get(token) as { id: string } | undefined)?.id;
+  }
+
+  markPushTokenInvalid(id: string, token: string, at: number): boolean {
+    return this.s.markPushTokenInvalid.run(at, id, token).changes > 0;
+  }
+
+  disable(id: string, at: number): void {
+    this.s.disable.run(at, id);
+  }
+
+  touch(id: string, at: number): void {
+    this.s.touch.run(at, id);
+  }
+
+  storeBootstrapToken(id: string, token: Buffer | undefined, at: number): void {
+    const changed = this.s.bootstrapToken.run(token && token.length > 0 ? token : null, at, id).changes;
+    if (changed === 0) throw mustAuthenticate(id);
+  }
+
+  getEnrollment(id: string): Readonly<EnrollmentRecord> | undefined {
+    const row = this.s.enrollment.get(id) as EnrollmentRow | undefined;
+    return row && toRecord(row);
+  }
+
+  listEnrollments(query: EnrollmentQuery = {}): Readonly<EnrollmentRecord>[] {
+    const offset = Math.max(0, query.offset ?? 0);
+    const limit = query.limit === undefined ? -1 : Math.max(0, query.limit);
+    const rows = (query.enabled === undefined ? this.s.listAll.all(limit, offset) : this.s.listEnabled.all(query.enabled ? 1 : 0, limit, offset)) as EnrollmentRow[];
+    return rows.map(toRecord);
+  }
+
+  countEnrollments(query: Pick<EnrollmentQuery, 'enabled'> = {}): number {
+    if (query.enabled === undefined) return this.enrollmentCount;
+    return (this.s.countEnabled.get(query.enabled ? 1 : 0) as { n: number }).n;
+  }
+
+  // ---- the queue ---------------------------------------------------------------------------
+
+  enqueue(ids: readonly string[], command: StoredCommand): void {
+    this.tx(() => {
+      if (this.s.commandExists.get(command.commandUUID)) throw new DuplicateCommandError(command.commandUUID);
+      this.s.insertCommand.run(command.commandUUID, command.requestType, command.body, command.createdAt);
+      for (const id of ids) this.s.insertQueued.run(id, command.commandUUID, command.createdAt);
+    });
+  }
+
+  nextCommand(id: string): StoredCommand | undefined {
+    return this.s.nextCommand.get(id) as StoredCommand | undefined;
+  }
+
+  resetNotNow(id: string): void {
+    this.s.resetNotNow.run(id);
+  }
+
+  queuedCommand(id: string, commandUUID: string): StoredCommand | undefined {
+    return this.s.queuedCommand.get(id, commandUUID) as StoredCommand | undefined;
+  }
+
+  storeReport(id: string, report: Omit<ResultRecord, 'id' | 'requestType'>): ReportOutcome {
+    return this.tx(() => {
+      const item = this.s.queueItem.get(id, report.commandUUID) as { seq: number; requestType: string } | undefined;
+      if (!item) {
+        // Not queued: a retried final report, or a command this device never had.
+        const last = this.s.lastResultStatus.get(id, report.commandUUID) as { status: CommandStatus } | undefined;
+        return last !== undefined && FINAL_STATUSES.has(last.status) ? 'repeat' : 'unknown';
+      }
+      if (FINAL_STATUSES.has(report.status)) this.s.dequeue.run(item.seq);
+      else if (report.status === 'NotNow') this.s.markNotNow.run(item.seq);
+      this.s.insertResult.run(id, report.commandUUID, item.requestType, report.status, report.raw, report.at);
+      return 'stored';
+    });
+  }
+
+  clearQueue(id: string): void {
+    this.s.clearQueue.run(id);
+  }
+
+  getCommand(commandUUID: string): StoredCommand | undefined {
+    return this.s.command.get(commandUUID) as StoredCommand | undefined;
+  }
+
+  listQueue(id: string): QueueEntry[] {
+    return this.s.listQueue.all(id) as QueueEntry[];
+  }
+
+  queueLength(id: string): number {
+    return (this.s.queueLength.get(id) as { n: number }).n;
+  }
+
+  listResults(query: { id?: string; commandUUID?: string }): ResultRecord[] {
+    if (query.commandUUID !== undefined) {
+      return (query.id === undefined ? this.s.resultsOfCommand.all(query.commandUUID) : this.s.resultsOfBoth.all(query.commandUUID, query.id)) as ResultRecord[];
+    }
+    if (query.id !== undefined) return this.s.resultsOfEnrollment.all(query.id) as ResultRecord[];
+    return this.s.allResults.all() as ResultRecord[];
+  }
+
+  // ---- the vendor agent --------------------------------------------------------------------
+
+  storeAgentCheckin(id: string, checkin: AgentCheckinFacts, at: number): void {
+    this.tx(() => {
+      const changed = this.s.agentCheckin.run({ id, at, kind: checkin.kind, version: checkin.version, installedAt: checkin.installedAt, withApps: checkin.apps === undefined ? 0 : 1 }).changes;
+      if (changed === 0) throw mustAuthenticate(id);
+      if (checkin.apps !== undefined) this.s.storeInventory.run(id, at, JSON.stringify(checkin.apps));
+    });
+  }
+
+  agentInventory(id: string): AgentInventory | undefined {
+    const row = this.s.inventory.get(id) as { at: number; apps: string } | undefined;
+    return row && { at: row.at, apps: JSON.parse(row.apps) as AgentInventory['apps'] };
+  }
+
+  listAgentSilent(silentBefore: number): Readonly<EnrollmentRecord>[] {
+    return (this.s.agentSilent.all(silentBefore) as EnrollmentRow[]).map(toRecord);
+  }
+
+  markAgentInstallQueued(id: string, commandUUID: string, at: number): number {
+    const row = this.s.agentInstallQueued.get(commandUUID, at, id) as { agentInstallAttempts: number } | undefined;
+    if (!row) throw mustAuthenticate(id);
+    return row.agentInstallAttempts;
+  }
+
+  storeAgentInstallOutcome(id: string, commandUUID: string, outcome: AgentInstallOutcome, at: number): boolean {
+    return this.s.agentInstallOutcome.run({ id, commandUUID, outcome, at }).changes > 0;
+  }
+
+  setAgentPolicySkip(id: string, reason: string | undefined): void {
+    this.s.agentPolicySkip.run(reason ?? null, id);
+  }
+
+  markAgentGone(id: string, at: number): boolean {
+    return this.s.agentGone.run(at, id).changes > 0;
+  }
+
+  // ---- the Kandji-compatible API -----------------------------------------------------------
+
+  markRemoved(id: string, at: number): boolean {
+    return this.s.removed.run(at, id).changes > 0;
+  }
+
+  // ---- periodic inventory ------------------------------------------------------------------
+
+  markInventoryQueued(id: string, commandUUID: string, at: number): void {
+    if (this.s.inventoryQueued.run(commandUUID, at, id).changes === 0) throw mustAuthenticate(id);
+  }
+
+  clearInventoryPending(id: string, commandUUID: string): boolean {
+    return this.s.inventoryCleared.run(id, commandUUID).changes > 0;
+  }
+
+  listInventoryDue(queuedBefore: number): Readonly<EnrollmentRecord>[] {
+    return (this.s.inventoryDue.all(queuedBefore) as EnrollmentRow[]).map(toRecord);
+  }
+
+  // ---- events ------------------------------------------------------------------------------
+
+  appendEvent(event: Omit<EventRecord, 'id'>): EventRecord {
+    const record: EventRecord = { id: this.lastEventId + 1, at: event.at, type: event.type, udid: event.udid, from: event.from, to: event.to, summary: event.summary, data: event.data };
+    this.s.insertEvent.run(record.id, record.at, record.type, record.udid ?? null, record.from, record.to, record.summary, record.data === undefined ? null : JSON.stringify(record.data));
+    this.lastEventId = record.id;
+    if (++this.eventsSincePrune >= EVENT_PRUNE_BATCH) {
+      this.eventsSincePrune = 0;
+      if (this.lastEventId > this.eventCapacity) this.s.pruneEvents.run(this.lastEventId - this.eventCapacity);
+    }
+    return record;
+  }
+
+  queryEvents(query: EventQuery = {}): EventRecord[] {
+    const { sql, args } = eventsSql(this.withIdBounds(query));
+    let stmt = this.eventStatements.get(sql);
+    if (!stmt) this.eventStatements.set(sql, (stmt = this.db.prepare(sql)));
+    const limit = query.limit ?? Number.POSITIVE_INFINITY;
+    const out: EventRecord[] = [];
+    if (limit <= 0) return out;
+    const types = query.types !== undefined && query.types.length > 0 ? query.types : undefined;
+    for (const row of stmt.iterate(...args) as Iterable<EventRow>) {
+      const e: EventRecord = { id: row.id, at: row.at, type: row.type, udid: row.udid ?? undefined, from: row.from, to: row.to, summary: row.summary, data: row.data === null ? undefined : (JSON.parse(row.data) as Record<string, unknown>) };
+      if (types !== undefined && !matchesEventQuery(e, { types })) continue;
+      out.push(e);
+      // Leaving the loop early ends the statement (better-sqlite3 resets it on return()).
+      if (out.length >= limit) break;
+    }
+    return out;
+  }
+
+  /**
+   * Time bounds as id bounds too, found on the time index: clock time only moves forward, so
+   * the events from `since` on are the ids from the first one at or after it (the in-memory
+   * ring's binary search, the same assumption), and a scan by id can start there instead of
+   * at the oldest event.
+   */
+  private withIdBounds(query: EventQuery): EventQuery & { maxId?: number } {
+    const out: EventQuery & { maxId?: number } = { ...query };
+    if (query.since !== undefined) {
+      const first = this.s.firstEventAtOrAfter.get(query.since) as { id: number } | undefined;
+      out.afterId = Math.max(query.afterId ?? 0, (first?.id ?? this.lastEventId + 1) - 1);
+    }
+    if (query.until !== undefined) {
+      const last = this.s.lastEventAtOrBefore.get(query.until) as { id: number } | undefined;
+      out.maxId = last?.id ?? 0;
+    }
+    return out;
+  }
+
+  // ---- the virtual clock -------------------------------------------------------------------
+
+  loadClockPosition(): number | undefined {
+    const row = this.s.getMeta.get(CLOCK_KEY) as { value: string } | undefined;
+    if (row === undefined) return undefined;
+    const n = Number(row.value);
+    return Number.isFinite(n) ? n : undefined;
+  }
+
+  saveClockPosition(now: number): void {
+    this.s.setMeta.run(CLOCK_KEY, String(now));
+  }
+
+  /**
+   * How SQLite answers the hot queries (EXPLAIN QUERY PLAN, one line per step): a check that
+   * each is answered from its index, for tests and for anyone tuning the schema.
+   */
+  queryPlans(): Record<string, string> {
+    const plan = (sql: string, ...args: unknown[]) =>
+      (this.db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...args) as { detail: string }[]).map((r) => r.detail).join('; ');
+    return {
+      getEnrollment: plan(this.s.enrollment.source, 'x'),
+      listAgentSilent: plan(this.s.agentSilent.source, 0),
+      listInventoryDue: plan(this.s.inventoryDue.source, 0),
+      countEnabled: plan(this.s.countEnabled.source, 1),
+      listEnrollmentsPage: plan(this.s.listAll.source, 300, 0),
+      nextCommand: plan(this.s.nextCommand.source, 'x'),
+      storeReport: plan(this.s.queueItem.source, 'x', 'y'),
+      resultsOfDevice: plan(this.s.resultsOfEnrollment.source, 'x'),
+      eventsOfDevice: plan(eventsSql({ udid: 'x' }).sql, 'x'),
+      eventsSince: plan(this.s.firstEventAtOrAfter.source, 0),
+      eventsAfterId: plan(eventsSql({ afterId: 0 }).sql, 0),
+    };
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    // A clean close folds the WAL back into the file (the next start has nothing to replay).
+    this.db.close();
+  }
+
+  private tx<T>(work: () => T): T {
+    return this.runInTransaction(work) as T;
+  }
+}
+
+/** The SELECT for a query's cursor, time bounds and device (types are matched as rows come). */
+function eventsSql(query: EventQuery & { maxId?: number }): { sql: string; args: (number | string)[] } {
+  const where: string[] = [];
+  const args: (number | string)[] = [];
+  if (query.afterId !== undefined) (where.push('id > ?'), args.push(query.afterId));
+  if (query.maxId !== undefined) (where.push('id <= ?'), args.push(query.maxId));
+  if (query.since !== undefined) (where.push('at >= ?'), args.push(query.since));
+  if (query.until !== undefined) (where.push('at <= ?'), args.push(query.until));
+  if (query.udid !== undefined) (where.push('udid = ?'), args.push(query.udid));
+  return { sql: `SELECT id, at, type, udid, "from", "to", summary, data FROM events${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY id`, args };
+}
+
+interface EventRow {
+  id: number;
+  at: number;
+  type: string;
+  udid: string | null;
+  from: string;
+  to: string;
+  summary: string;
+  data: string | null;
+}
+
+function openDatabase(file: string, synchronous: SqliteSynchronous): Database.Database {
+  if (file !== ':memory:') {
+    try {
+      makeParents(dirname(file));
+    } catch (error) {
+      throw new StoreFileError(`cannot create the directory of ${file} (${(error as Error).message}); choose a writable path for --store sqlite:PATH`, file);
+    }
+  }
+  let db: Database.Database;
+  try {
+    db = new Database(file);
+  } catch (error) {
+    throw asStoreFileError(error, file);
+  }
+  try {
+    db.pragma('locking_mode = EXCLUSIVE');
+    // Takes the lock and checks the file (a non-database fails here), before anything else.
+    db.pragma('journal_mode = WAL');
+    db.pragma(`synchronous = ${synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
+  } catch (error) {
+    db.close();
+    throw asStoreFileError(error, file);
+  }
+  return db;
+}
+
+/**
+ * mkdir -p, one level at a time: Node's recursive mkdirSync never returns for some paths that
+ * cannot be made (under /proc, for one), and a server that hangs at start says nothing.
+ */
+function makeParents(dir: string): void {
+  if (existsSync(dir)) return;
+  const parent = dirname(dir);
+  if (parent !== dir) makeParents(parent);
+  mkdirSync(dir, { mode: 0o700 });
+}
+
+/** SQLite's errors about the file, said as what to do. */
+function asStoreFileError(error: unknown, file: string): Error {
+  if (error instanceof StoreFileError || error instanceof DuplicateCommandError) return error;
+  const code = (error as { code?: string }).code ?? '';
+  const message = (error as Error).message ?? String(error);
+  if (code === 'SQLITE_NOTADB' || code === 'SQLITE_CORRUPT') {
+    return new StoreFileError(`${file} is not an SQLite database (${message}); give --store sqlite: a new file or one mdmsim made`, file);
+  }
+  if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED') {
+    return new StoreFileError(`${file} is in use by another process (${message}); stop the other mdmsim, or use another file`, file);
+  }
+  if (code === 'SQLITE_CANTOPEN' || code === 'SQLITE_READONLY' || code.startsWith('SQLITE_READONLY') || code === 'SQLITE_PERM' || code === 'SQLITE_IOERR' || code.startsWith('SQLITE_IOERR') || code === 'SQLITE_AUTH') {
+    return new StoreFileError(`cannot open ${file} for writing (${message}); check the path and its permissions, or choose another file for --store sqlite:PATH`, file);
+  }
+  return error instanceof Error ? error : new Error(message);
+}
+
+function mustAuthenticate(id: string): Error {
+  return new Error(`no enrollment ${id}: it must Authenticate first`);
+}
+
+function u<T>(v: T | null): T | undefined {
+  return v === null ? undefined : v;
+}
+
+/** A row as the in-memory store's record: one fixed shape, undefined where SQL has NULL. */
+function toRecord(r: EnrollmentRow): EnrollmentRecord {
+  return {
+    id: r.id as string,
+    udid: u(r.udid) as string | undefined,
+    enrollmentId: u(r.enrollmentId) as string | undefined,
+    serialNumber: u(r.serialNumber) as string | undefined,
+    platform: u(r.platform) as EnrollmentRecord['platform'],
+    osVersion: u(r.osVersion) as string | undefined,
+    buildVersion: u(r.buildVersion) as string | undefined,
+    productName: u(r.productName) as string | undefined,
+    model: u(r.model) as string | undefined,
+    modelName: u(r.modelName) as string | undefined,
+    deviceName: u(r.deviceName) as string | undefined,
+    topic: r.topic as string,
+    token: u(r.token) as string | undefined,
+    pushMagic: u(r.pushMagic) as string | undefined,
+    unlockToken: u(r.unlockToken) as Buffer | undefined,
+    awaitingConfiguration: r.awaitingConfiguration === null ? undefined : r.awaitingConfiguration === 1,
+    enabled: r.enabled === 1,
+    tokenUpdateTally: r.tokenUpdateTally as number,
+    authenticatedAt: r.authenticatedAt as number,
+    enrolledAt: u(r.enrolledAt) as number | undefined,
+    lastSeenAt: r.lastSeenAt as number,
+    bootstrapToken: u(r.bootstrapToken) as Buffer | undefined,
+    identityCertSha256: u(r.identityCertSha256) as string | undefined,
+    pushTokenInvalidAt: u(r.pushTokenInvalidAt) as number | undefined,
+    agentLastCheckinAt: u(r.agentLastCheckinAt) as number | undefined,
+    agentLastCheckinKind: u(r.agentLastCheckinKind) as EnrollmentRecord['agentLastCheckinKind'],
+    agentVersion: u(r.agentVersion) as string | undefined,
+    agentInstalledAt: u(r.agentInstalledAt) as number | undefined,
+    agentInventoryAt: u(r.agentInventoryAt) as number | undefined,
+    agentInstallAcknowledgedAt: u(r.agentInstallAcknowledgedAt) as number | undefined,
+    agentGoneAt: u(r.agentGoneAt) as number | undefined,
+    firstEnrolledAt: u(r.firstEnrolledAt) as number | undefined,
+    removedAt: u(r.removedAt) as number | undefined,
+    agentInstallPending: u(r.agentInstallPending) as string | undefined,
+    agentInstallLastFiredAt: u(r.agentInstallLastFiredAt) as number | undefined,
+    agentInstallAttempts: r.agentInstallAttempts as number,
+    agentInstallLastOutcome: u(r.agentInstallLastOutcome) as AgentInstallOutcome | undefined,
+    agentInstallLastOutcomeAt: u(r.agentInstallLastOutcomeAt) as number | undefined,
+    agentPolicyLastSkip: u(r.agentPolicyLastSkip) as string | undefined,
+    inventoryPending: u(r.inventoryPending) as string | undefined,
+    inventoryLastQueuedAt: u(r.inventoryLastQueuedAt) as number | undefined,
+  };
+}
+
+const COMMAND_COLUMNS = 'c.commandUUID AS commandUUID, c.requestType AS requestType, c.body AS body, c.createdAt AS createdAt';
+const RESULT_COLUMNS = 'id, commandUUID, requestType, status, raw, at';
+
+/** Every statement, prepared once. */
+function prepare(db: Database.Database) {
+  const p = (sql: string) => db.prepare(sql);
+  return {
+    countAll: p('SELECT count(*) AS n FROM enrollments'),
+    countEnabled: p('SELECT count(*) AS n FROM enrollments WHERE enabled = ?'),
+    lastEventId: p('SELECT max(id) AS id FROM events'),
+    enrollment: p(`SELECT ${ENROLLMENT_COLUMNS} FROM enrollments WHERE id = ?`),
+    listAll: p(`SELECT ${ENROLLMENT_COLUMNS} FROM enrollments ORDER BY seq LIMIT ? OFFSET ?`),
+    listEnabled: p(`SELECT ${ENROLLMENT_COLUMNS} FROM enrollments WHERE enabled = ? ORDER BY seq LIMIT ? OFFSET ?`),
+    pushIdentity: p('SELECT token, identityCertSha256 FROM enrollments WHERE id = ?'),
+    insertEnrollment: p(`INSERT INTO enrollments (id, udid, enrollmentId, serialNumber, platform, osVersion, buildVersion, productName, model, modelName, deviceName,
+        topic, enabled, tokenUpdateTally, authenticatedAt, lastSeenAt, identityCertSha256, agentInstallAttempts)
+      VALUES (@id, @udid, @enrollmentId, @serialNumber, @platform, @osVersion, @buildVersion, @productName, @model, @modelName, @deviceName,
+        @topic, 0, 0, @at, @at, @identityCertSha256, 0)`),
+    // Authenticate again: device facts replaced; push info, tokens, policy and inventory state reset; agent history kept.
+    reauthenticate: p(`UPDATE enrollments SET udid = @udid, enrollmentId = @enrollmentId, serialNumber = @serialNumber, platform = @platform,
+        osVersion = @osVersion, buildVersion = @buildVersion, productName = @productName, model = @model, modelName = @modelName, deviceName = @deviceName,
+        topic = @topic, token = NULL, pushMagic = NULL, unlockToken = NULL, awaitingConfiguration = NULL, enabled = 0, tokenUpdateTally = 0,
+        authenticatedAt = @at, enrolledAt = NULL, lastSeenAt = @at, bootstrapToken = NULL, identityCertSha256 = @identityCertSha256,
+        pushTokenInvalidAt = NULL, removedAt = NULL, agentInstallPending = NULL, agentInstallLastFiredAt = NULL, agentInstallAttempts = 0,
+        agentInstallLastOutcome = NULL, agentInstallLastOutcomeAt = NULL, agentPolicyLastSkip = NULL, inventoryPending = NULL, inventoryLastQueuedAt = NULL
+      WHERE id = @id`),
+    tokenUpdate: p(`UPDATE enrollments SET topic = @topic, token = @token, pushTokenInvalidAt = NULL, pushMagic = @pushMagic,
+        unlockToken = coalesce(@unlockToken, unlockToken), awaitingConfiguration = coalesce(@awaitingConfiguration, awaitingConfiguration),
+        tokenUpdateTally = tokenUpdateTally + 1,
+        enrolledAt = CASE WHEN tokenUpdateTally = 0 THEN @at ELSE enrolledAt END,
+        firstEnrolledAt = CASE WHEN tokenUpdateTally = 0 AND firstEnrolledAt IS NULL THEN @at ELSE firstEnrolledAt END,
+        enabled = 1, lastSeenAt = @at
+      WHERE id = @id RETURNING tokenUpdateTally`),
+    releaseToken: p('DELETE FROM push_tokens WHERE token = ? AND id = ?'),
+    bindToken: p('INSERT INTO push_tokens (token, id) VALUES (?, ?) ON CONFLICT (token) DO UPDATE SET id = excluded.id'),
+    tokenOwner: p('SELECT id FROM push_tokens WHERE token = ?'),
+    releaseCert: p('DELETE FROM identity_certs WHERE sha256 = ? AND id = ?'),
+    bindCert: p('INSERT INTO identity_certs (sha256, id) VALUES (?, ?) ON CONFLICT (sha256) DO UPDATE SET id = excluded.id'),
+    certOwner: p('SELECT id FROM identity_certs WHERE sha256 = ?'),
+    markPushTokenInvalid: p('UPDATE enrollments SET pushTokenInvalidAt = ? WHERE id = ? AND token = ?'),
+    disable: p('UPDATE enrollments SET enabled = 0, lastSeenAt = ? WHERE id = ?'),
+    touch: p('UPDATE enrollments SET lastSeenAt = ? WHERE id = ?'),
+    bootstrapToken: p('UPDATE enrollments SET bootstrapToken = ?, lastSeenAt = ? WHERE id = ?'),
+
+    commandExists: p('SELECT 1 FROM commands WHERE commandUUID = ?'),
+    insertCommand: p('INSERT INTO commands (commandUUID, requestType, body, createdAt) VALUES (?, ?, ?, ?)'),
+    insertQueued: p("INSERT INTO queue (id, commandUUID, status, queuedAt) VALUES (?, ?, 'queued', ?)"),
+    nextCommand: p(`SELECT ${COMMAND_COLUMNS} FROM queue q JOIN commands c ON c.commandUUID = q.commandUUID WHERE q.id = ? AND q.status = 'queued' ORDER BY q.seq LIMIT 1`),
+    resetNotNow: p("UPDATE queue SET status = 'queued' WHERE id = ? AND status = 'NotNow'"),
+    queuedCommand: p(`SELECT ${COMMAND_COLUMNS} FROM queue q JOIN commands c ON c.commandUUID = q.commandUUID WHERE q.id = ? AND q.commandUUID = ? ORDER BY q.seq LIMIT 1`),
+    queueItem: p('SELECT q.seq AS seq, c.requestType AS requestType FROM queue q JOIN commands c ON c.commandUUID = q.commandUUID WHERE q.id = ? AND q.commandUUID = ? ORDER BY q.seq LIMIT 1'),
+    lastResultStatus: p('SELECT status FROM results WHERE id = ? AND commandUUID = ? ORDER BY seq DESC LIMIT 1'),
+    dequeue: p('DELETE FROM queue WHERE seq = ?'),
+    markNotNow: p("UPDATE queue SET status = 'NotNow' WHERE seq = ?"),
+    insertResult: p('INSERT INTO results (id, commandUUID, requestType, status, raw, at) VALUES (?, ?, ?, ?, ?, ?)'),
+    clearQueue: p('DELETE FROM queue WHERE id = ?'),
+    command: p('SELECT commandUUID, requestType, body, createdAt FROM commands WHERE commandUUID = ?'),
+    listQueue: p('SELECT q.commandUUID AS commandUUID, c.requestType AS requestType, q.status AS status, q.queuedAt AS queuedAt FROM queue q JOIN commands c ON c.commandUUID = q.commandUUID WHERE q.id = ? ORDER BY q.seq'),
+    queueLength: p('SELECT count(*) AS n FROM queue WHERE id = ?'),
+    resultsOfCommand: p(`SELECT ${RESULT_COLUMNS} FROM results WHERE commandUUID = ? ORDER BY seq`),
+    resultsOfBoth: p(`SELECT ${RESULT_COLUMNS} FROM results WHERE commandUUID = ? AND id = ? ORDER BY seq`),
+    resultsOfEnrollment: p(`SELECT ${RESULT_COLUMNS} FROM results WHERE id = ? ORDER BY seq`),
+    allResults: p(`SELECT ${RESULT_COLUMNS} FROM results ORDER BY at, seq`),
+
+    agentCheckin: p(`UPDATE enrollments SET agentLastCheckinAt = @at, agentLastCheckinKind = @kind, agentVersion = @version, agentInstalledAt = @installedAt,
+        agentPolicyLastSkip = NULL, agentGoneAt = NULL, agentInventoryAt = CASE WHEN @withApps = 1 THEN @at ELSE agentInventoryAt END
+      WHERE id = @id`),
+    storeInventory: p('INSERT INTO inventories (id, at, apps) VALUES (?, ?, ?) ON CONFLICT (id) DO UPDATE SET at = excluded.at, apps = excluded.apps'),
+    inventory: p('SELECT at, apps FROM inventories WHERE id = ?'),
+    // The partial indexes answer these (named: with no statistics the planner may pick the enabled index and read every enabled row); the ORDER BY keeps the in-memory store's order (enrollment order).
+    agentSilent: p(`SELECT ${ENROLLMENT_COLUMNS} FROM enrollments INDEXED BY enrollments_agent_silent WHERE enabled = 1 AND agentSilentSince < ? ORDER BY seq`),
+    agentInstallQueued: p(`UPDATE enrollments SET agentInstallPending = ?, agentInstallLastFiredAt = ?, agentInstallAttempts = agentInstallAttempts + 1,
+        agentPolicyLastSkip = NULL WHERE id = ? RETURNING agentInstallAttempts`),
+    agentInstallOutcome: p(`UPDATE enrollments SET agentInstallPending = NULL, agentInstallLastOutcome = @outcome, agentInstallLastOutcomeAt = @at,
+        agentInstallAcknowledgedAt = CASE WHEN @outcome = 'Acknowledged' THEN @at ELSE agentInstallAcknowledgedAt END,
+        agentGoneAt = CASE WHEN @outcome = 'Acknowledged' THEN NULL ELSE agentGoneAt END
+      WHERE id = @id AND agentInstallPending = @commandUUID`),
+    agentPolicySkip: p('UPDATE enrollments SET agentPolicyLastSkip = ? WHERE id = ?'),
+    agentGone: p('UPDATE enrollments SET agentGoneAt = ? WHERE id = ?'),
+    removed: p('UPDATE enrollments SET removedAt = ? WHERE id = ?'),
+    inventoryQueued: p('UPDATE enrollments SET inventoryPending = ?, inventoryLastQueuedAt = ? WHERE id = ?'),
+    inventoryCleared: p('UPDATE enrollments SET inventoryPending = NULL WHERE id = ? AND inventoryPending = ?'),
+    inventoryDue: p(`SELECT ${ENROLLMENT_COLUMNS} FROM enrollments INDEXED BY enrollments_inventory_due WHERE enabled = 1 AND inventoryDueFrom <= ? ORDER BY seq`),
+
+    insertEvent: p('INSERT INTO events (id, at, type, udid, "from", "to", summary, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
+    pruneEvents: p('DELETE FROM events WHERE id <= ?'),
+    firstEventAtOrAfter: p('SELECT id FROM events WHERE at >= ? ORDER BY at, id LIMIT 1'),
+    lastEventAtOrBefore: p('SELECT id FROM events WHERE at <= ? ORDER BY at DESC, id DESC LIMIT 1'),
+    getMeta: p('SELECT value FROM meta WHERE key = ?'),
+    setMeta: p('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value'),
+  };
+}

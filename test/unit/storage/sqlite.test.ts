@@ -1,0 +1,207 @@
+/**
+ * The SQLite backend: the shared conformance suite (on a real file, WAL and all), then what
+ * only a durable store promises: everything back after a reopen, event retention, the sweeps
+ * answered from their indexes, and clear refusals of files it must not touch.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { VirtualClock } from '../../../protocol/clock';
+import { createStoreClock } from '../../../server/storage/clock';
+import { openStore, parseStoreSpec } from '../../../server/storage/open';
+import { EVENT_PRUNE_BATCH, SqliteStorage, StoreFileError } from '../../../server/storage/sqlite';
+import { APPLICATION_ID, SCHEMA_VERSION } from '../../../server/storage/sqlite/schema';
+import { MemoryStorage } from '../../../server/storage/memory';
+import { runStorageConformance } from '../../conformance/storage';
+
+const T0 = Date.UTC(2026, 0, 1, 12, 0, 0);
+const TOPIC = 'com.apple.mgmt.External.e0bd1eac-1f17-4c8e-8a63-dd17d3dd35d9';
+
+let dir: string;
+let n = 0;
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'mdmsim-sqlite-'));
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const freshFile = () => join(dir, `store-${++n}.db`);
+
+runStorageConformance('sqlite', () => new SqliteStorage(freshFile()));
+
+function enroll(store: SqliteStorage | MemoryStorage, id: string, at = T0): void {
+  store.storeAuthenticate({ id, udid: id, topic: TOPIC, serialNumber: `SN-${id}`, platform: 'macOS', osVersion: '14.4.1', identityCertSha256: `${id}-cert`.padEnd(64, '0') }, at);
+  store.storeTokenUpdate(id, { topic: TOPIC, token: `${id}-token`.padEnd(64, '0'), pushMagic: `MAGIC-${id}`, unlockToken: Buffer.from(`unlock-${id}`) }, at + 1000);
+}
+
+describe('SqliteStorage on disk', () => {
+  it('has everything back after a reopen: enrollments, lookups, queue order and NotNow, results, inventory, events', () => {
+    const file = freshFile();
+    let store = new SqliteStorage(file);
+    enroll(store, 'D1');
+    enroll(store, 'D2');
+    store.storeBootstrapToken('D1', Buffer.from('bootstrap'), T0 + 2000);
+    store.enqueue(['D1', 'D2'], { commandUUID: 'C1', requestType: 'DeviceInformation', body: Buffer.from('<plist>C1</plist>'), createdAt: T0 + 3000 });
+    store.enqueue(['D1'], { commandUUID: 'C2', requestType: 'ProfileList', body: Buffer.from('<plist>C2</plist>'), createdAt: T0 + 3001 });
+    store.storeReport('D1', { commandUUID: 'C1', status: 'NotNow', raw: Buffer.from('nn'), at: T0 + 4000 });
+    store.storeReport('D2', { commandUUID: 'C1', status: 'Acknowledged', raw: Buffer.from('ack'), at: T0 + 4001 });
+    const apps = [{ bundle_id: 'com.example.agent', name: 'Agent', version: '4.5.9', path: '/Applications/Agent.app' }];
+    store.storeAgentCheckin('D1', { version: '4.5.9', kind: 'inventory', installedAt: T0 - 1, apps }, T0 + 5000);
+    store.markAgentInstallQueued('D2', 'IEA-1', T0 + 6000);
+    const e1 = store.appendEvent({ at: T0, type: 'mdm.checkin', udid: 'D1', from: 'device', to: 'mdm', summary: 'Authenticate', data: { tally: 1, nested: { ok: true } } });
+    const before = { d1: store.getEnrollment('D1'), d2: store.getEnrollment('D2'), queue: store.listQueue('D1'), results: store.listResults({}) };
+    store.close();
+
+    store = new SqliteStorage(file);
+    expect(store.getEnrollment('D1')).toEqual(before.d1);
+    expect(store.getEnrollment('D2')).toEqual(before.d2);
+    expect(store.getEnrollment('D1')).toMatchObject({ enabled: true, tokenUpdateTally: 1, pushMagic: 'MAGIC-D1', bootstrapToken: Buffer.from('bootstrap'), unlockToken: Buffer.from('unlock-D1') });
+    expect(store.enrollmentIdForToken('D2-token'.padEnd(64, '0'))).toBe('D2');
+    expect(store.enrollmentIdForCertificate('D1-cert'.padEnd(64, '0'))).toBe('D1');
+    expect(store.countEnrollments()).toBe(2);
+    expect(store.listQueue('D1')).toEqual(before.queue);
+    expect(store.listQueue('D1').map((q) => [q.commandUUID, q.status])).toEqual([['C1', 'NotNow'], ['C2', 'queued']]);
+    expect(store.nextCommand('D1')!.body.toString()).toBe('<plist>C2</plist>');
+    expect(store.listResults({})).toEqual(before.results);
+    expect(store.storeReport('D2', { commandUUID: 'C1', status: 'Acknowledged', raw: Buffer.from('ack'), at: T0 + 7000 })).toBe('repeat');
+    expect(store.agentInventory('D1')).toEqual({ at: T0 + 5000, apps });
+    expect(store.getEnrollment('D2')).toMatchObject({ agentInstallPending: 'IEA-1', agentInstallAttempts: 1 });
+    expect(store.queryEvents()).toEqual([e1]);
+    // Ids go on from where they were, so cursors held by clients stay valid.
+    expect(store.appendEvent({ at: T0 + 1, type: 'x', from: 'a', to: 'b', summary: 's' }).id).toBe(e1.id + 1);
+    // A re-enrollment after the reopen still keeps the agent's history.
+    store.storeAuthenticate({ id: 'D1', topic: TOPIC }, T0 + 9000);
+    expect(store.getEnrollment('D1')).toMatchObject({ agentVersion: '4.5.9', enabled: false, firstEnrolledAt: T0 + 1000 });
+    expect(store.countEnrollments()).toBe(2);
+    store.close();
+  });
+
+  it('keeps the newest events up to its capacity, deleting the oldest in batches; cursors keep working', () => {
+    const capacity = 100;
+    const store = new SqliteStorage(freshFile(), { eventCapacity: capacity });
+    const total = EVENT_PRUNE_BATCH * 2 + 10;
+    for (let i = 1; i <= total; i++) store.appendEvent({ at: T0 + i, type: 't', from: 'a', to: 'b', summary: `e${i}` });
+    const kept = store.queryEvents();
+    // The last prune ran at the second batch: it kept exactly `capacity` then, plus what came after.
+    expect(kept[0]!.id).toBe(EVENT_PRUNE_BATCH * 2 - capacity + 1);
+    expect(kept.at(-1)!.id).toBe(total);
+    expect(kept.length).toBe(capacity + 10);
+    expect(store.queryEvents({ afterId: total - 3 }).map((e) => e.summary)).toEqual([`e${total - 2}`, `e${total - 1}`, `e${total}`]);
+    expect(store.queryEvents({ since: T0 + total - 1, limit: 1 }).map((e) => e.id)).toEqual([total - 1]);
+    expect(store.queryEvents({ since: T0 + total - 5, until: T0 + total - 4 }).map((e) => e.id)).toEqual([total - 5, total - 4]);
+    expect(store.queryEvents({ since: T0 + total + 1 })).toEqual([]);
+    expect(store.queryEvents({ until: T0 })).toEqual([]);
+    expect(store.queryEvents({ since: T0, afterId: total - 2 }).map((e) => e.id)).toEqual([total - 1, total]);
+    store.close();
+  });
+
+  it('answers the reinstall sweep, the inventory and enabled counts from their indexes', () => {
+    const store = new SqliteStorage(freshFile());
+    const plans = store.queryPlans();
+    expect(plans.listAgentSilent).toMatch(/USING INDEX enrollments_agent_silent/);
+    expect(plans.listInventoryDue).toMatch(/USING INDEX enrollments_inventory_due/);
+    expect(plans.countEnabled).toMatch(/USING COVERING INDEX enrollments_enabled/);
+    expect(plans.getEnrollment).toMatch(/USING INDEX sqlite_autoindex_enrollments_1/);
+    expect(plans.nextCommand).toMatch(/USING INDEX queue_by_enrollment/);
+    expect(plans.eventsOfDevice).toMatch(/USING INDEX events_by_udid/);
+    // A time bound becomes an id bound through the time index; then the scan is a range of ids.
+    expect(plans.eventsSince).toMatch(/USING COVERING INDEX events_by_at/);
+    expect(plans.eventsAfterId).toMatch(/USING INTEGER PRIMARY KEY \(rowid>\?\)/);
+    store.close();
+  });
+
+  it('creates missing directories for its file', () => {
+    const file = join(dir, 'a', 'b', 'c.db');
+    const store = openStore(`sqlite:${file}`);
+    store.storeAuthenticate({ id: 'X', topic: TOPIC }, T0);
+    store.close();
+    expect(new SqliteStorage(file).countEnrollments()).toBe(1);
+  });
+});
+
+describe('SqliteStorage refuses files it must not use, saying why', () => {
+  it('a file that is not a database', () => {
+    const file = freshFile();
+    writeFileSync(file, 'not a database at all, just some text that is long enough to have a header'.repeat(10));
+    expect(() => new SqliteStorage(file)).toThrow(StoreFileError);
+    expect(() => new SqliteStorage(file)).toThrow(/is not an SQLite database.*a new file or one mdmsim made/);
+  });
+
+  it('another application\'s SQLite database, left untouched', () => {
+    const file = freshFile();
+    const other = new Database(file);
+    other.exec('CREATE TABLE notes (body TEXT)');
+    other.close();
+    expect(() => new SqliteStorage(file)).toThrow(/is an SQLite database, but not an mdmsim one/);
+    const again = new Database(file);
+    expect(again.pragma('application_id', { simple: true })).toBe(0);
+    expect(again.prepare("SELECT name FROM sqlite_schema WHERE type = 'table'").all()).toEqual([{ name: 'notes' }]);
+    again.close();
+  });
+
+  it('a schema newer than this mdmsim knows', () => {
+    const file = freshFile();
+    new SqliteStorage(file).close();
+    const db = new Database(file);
+    expect(db.pragma('application_id', { simple: true })).toBe(APPLICATION_ID);
+    expect(db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
+    db.pragma(`user_version = ${SCHEMA_VERSION + 1}`);
+    db.close();
+    expect(() => new SqliteStorage(file)).toThrow(new RegExp(`schema version ${SCHEMA_VERSION + 1}, written by a newer mdmsim; this one knows up to ${SCHEMA_VERSION}`));
+  });
+
+  it('a path it cannot write, and a file another process holds', () => {
+    const notADir = freshFile();
+    writeFileSync(notADir, '');
+    expect(() => new SqliteStorage(join(notADir, 'x.db'))).toThrow(/cannot open .*x\.db for writing.*choose another file/);
+    expect(() => new SqliteStorage(dir)).toThrow(/cannot open .* for writing/);
+    const file = freshFile();
+    const first = new SqliteStorage(file);
+    // The lock is per process: a second handle in this one is a good enough stand-in.
+    expect(() => new SqliteStorage(file)).toThrow(/is in use by another process.*stop the other mdmsim/);
+    first.close();
+    new SqliteStorage(file).close();
+  });
+});
+
+describe('--store specs', () => {
+  it('parses memory and sqlite:PATH with its options, and refuses anything else with an example', () => {
+    expect(parseStoreSpec('memory')).toEqual({ kind: 'memory' });
+    expect(parseStoreSpec('sqlite:/tmp/x.db')).toEqual({ kind: 'sqlite', path: '/tmp/x.db', synchronous: 'normal' });
+    expect(parseStoreSpec('sqlite:/tmp/x.db?sync=full&events=5000')).toEqual({ kind: 'sqlite', path: '/tmp/x.db', synchronous: 'full', eventCapacity: 5000 });
+    expect(parseStoreSpec('sqlite:rel/x.db')).toMatchObject({ path: join(process.cwd(), 'rel/x.db') });
+    expect(() => parseStoreSpec('postgres://db')).toThrow(/expected memory, or sqlite:PATH/);
+    expect(() => parseStoreSpec('sqlite:')).toThrow(/needs a file path/);
+    expect(() => parseStoreSpec('sqlite:/x.db?sync=often')).toThrow(/sync must be normal or full/);
+    expect(() => parseStoreSpec('sqlite:/x.db?events=0')).toThrow(/events must be a whole number/);
+    expect(() => parseStoreSpec('sqlite:/x.db?cache=1')).toThrow(/unknown option "cache"/);
+    const memory = openStore('memory');
+    expect(memory).toBeInstanceOf(MemoryStorage);
+    memory.close();
+  });
+});
+
+describe('the virtual clock on a durable store', () => {
+  it('starts where the last run left it and keeps each move', async () => {
+    const file = freshFile();
+    let store = new SqliteStorage(file);
+    const first = createStoreClock('virtual', store) as VirtualClock;
+    const start = first.now();
+    expect(store.loadClockPosition()).toBe(start);
+    await first.advance(8 * 86_400_000);
+    expect(store.loadClockPosition()).toBe(start + 8 * 86_400_000);
+    store.close();
+
+    store = new SqliteStorage(file);
+    const second = createStoreClock('virtual', store);
+    expect(second.mode).toBe('virtual');
+    expect(second.now()).toBe(start + 8 * 86_400_000);
+    // A real clock is wall time, whatever the store says.
+    expect(Math.abs(createStoreClock('real', store).now() - Date.now())).toBeLessThan(5_000);
+    store.close();
+  });
+
+  it('a store that keeps nothing gives a fresh clock', () => {
+    const clock = createStoreClock('virtual', new MemoryStorage());
+    expect(Math.abs(clock.now() - Date.now())).toBeLessThan(5_000);
+  });
+});
