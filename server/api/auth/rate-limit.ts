@@ -104,11 +104,6 @@ export class RateLimiter {
     const retryAfter = Math.max(...full.map((s) => seconds(s.resetMs)));
     return { allowed, headers: { ...headers, 'retry-after': String(retryAfter) }, retryAfter };
   }
-
-  /** Forgets a token's counters (it was revoked). */
-  forget(key: string): void {
-    this.counters.delete(key);
-  }
 }
 
 function seconds(ms: number): number {
