@@ -9,9 +9,8 @@
  * injects or clears a fault on a few: offline, notnow, agent-network-blocked, package-download
  * fail. Latency is the server's, from a request's arrival to its answer's last byte.
  *
- * The store: SOAK_STORE (`memory`, or `sqlite:PATH` once the SQLite backend is in the build),
- * default sqlite in a temp file when the build has it, memory otherwise. A memory store keeps
- * a ring of SOAK_EVENTS events (default 20,000) so the ring is full by the end of warm-up.
+ * The store: SOAK_STORE (`sqlite:PATH` or `memory`), by default SQLite in a temp file. A
+ * memory store keeps a ring of SOAK_EVENTS events (default 20,000), full by the end of warm-up.
  *
  * Knobs: SOAK_SECONDS (60), SOAK_MACS (200), SOAK_WARMUP (share of the time, 0.25), SOAK_STORE.
  */
@@ -23,6 +22,7 @@ import { startLab, type Lab } from '../lab/lab';
 import { commands } from '../protocol/command';
 import type { DeviceFault } from '../protocol/faults';
 import { MemoryStorage } from '../server/storage/memory';
+import { openStore } from '../server/storage/open';
 import type { Storage } from '../server/storage/types';
 
 const SECONDS = Number(process.env.SOAK_SECONDS ?? 60);
@@ -34,27 +34,11 @@ const RSS_GROWTH_LIMIT = 0.1;
 const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 const mb = (bytes: number) => `${fmt(bytes / 1024 / 1024, 1)} MB`;
 
-/** The store to soak, and what to call it in the report. */
+/** The store to soak, and what to call it in the report: SQLite in a temp file unless SOAK_STORE says. */
 function openSoakStore(tempDir: string): { store: Storage; name: string } {
-  const wanted = process.env.SOAK_STORE;
-  let open: ((spec: string) => Storage) | undefined;
-  try {
-    // Resolved at run time: the SQLite backend lands separately; without it the soak runs on memory.
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    open = (require(join(__dirname, '../server/storage/open')) as { openStore: (spec: string) => Storage }).openStore;
-  } catch {
-    open = undefined;
-  }
-  if (wanted === undefined || wanted === '') {
-    if (open) {
-      const spec = `sqlite:${join(tempDir, 'soak.db')}`;
-      return { store: open(spec), name: spec };
-    }
-    return { store: new MemoryStorage({ eventCapacity: EVENTS }), name: `memory (event ring ${fmt(EVENTS)}; this build has no SQLite backend)` };
-  }
+  const wanted = process.env.SOAK_STORE || `sqlite:${join(tempDir, 'soak.db')}`;
   if (wanted === 'memory') return { store: new MemoryStorage({ eventCapacity: EVENTS }), name: `memory (event ring ${fmt(EVENTS)})` };
-  if (!open) throw new Error(`SOAK_STORE=${wanted}: this build has no server/storage/open (the SQLite backend); use SOAK_STORE=memory`);
-  return { store: open(wanted), name: wanted };
+  return { store: openStore(wanted), name: wanted };
 }
 
 class Requests {
