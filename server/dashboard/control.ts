@@ -62,6 +62,11 @@ export function createDashboardControl(options: DashboardControlOptions): expres
   });
 
   router.use((error: unknown, _req: Request, res: Response, next: NextFunction) => {
+    // Express's own 4xx (a path parameter that does not percent-decode) is the client's, not a bug.
+    const status = (error as { status?: unknown })?.status;
+    if (!(error instanceof ProblemError) && typeof status === 'number' && status >= 400 && status < 500) {
+      return sendProblem(res, { status, code: 'bad-request', message: (error as Error).message });
+    }
     if (!(error instanceof ProblemError)) return next(error);
     sendProblem(res, error.problem, error.problem.status === 401 ? { 'www-authenticate': 'Bearer realm="mdmsim"' } : {});
   });
