@@ -153,8 +153,10 @@ async function fuzz(server: AbuseServer, targets: Target[], body: fc.Arbitrary<s
       // 501 no-simulator is the documented answer of /faults on a server without simulated Macs.
       if (!(r.status === 501 && r.body.toString().includes('no-simulator'))) expect(r.status).toBeLessThan(500);
       if (r.status >= 400 && r.headers['content-type']?.includes('json')) {
-        const error = JSON.parse(r.body.toString()) as { error?: { code: string; message: string }; detail?: string };
-        expect(error.error?.message ?? error.detail).toEqual(expect.any(String));
+        // mdmsim's {error: {message}}, DRF's {detail} or DRF's field errors ({"DeviceName": ["This field is required."]}).
+        const error = JSON.parse(r.body.toString()) as { error?: { message?: unknown }; detail?: unknown } & Record<string, unknown>;
+        const reason = error.error?.message ?? error.detail ?? Object.values(error).flat().find((v) => typeof v === 'string');
+        expect(reason).toEqual(expect.any(String));
       }
       expect(server.errors).toEqual([]);
     }),
