@@ -51,6 +51,7 @@ CREATE TABLE enrollments (
   inventoryDueFrom INTEGER GENERATED ALWAYS AS (coalesce(inventoryLastQueuedAt, enrolledAt, authenticatedAt)) VIRTUAL
 );
 CREATE INDEX enrollments_enabled ON enrollments(enabled);
+-- Partial: a sweep reads only the enabled enrollments past their time, not the fleet.
 CREATE INDEX enrollments_agent_silent ON enrollments(agentSilentSince) WHERE enabled = 1;
 CREATE INDEX enrollments_inventory_due ON enrollments(inventoryDueFrom) WHERE enabled = 1;
 
