@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Command } from '../../protocol/command';
+import type { PlistDict } from '../../protocol/plist';
 import { reports } from '../../protocol/result';
 import { SqliteStorage } from '../../server/storage/sqlite';
 import { CourierClient, newDevice, type TestDevice } from '../helpers/apns';
@@ -75,7 +76,7 @@ const key = (udid: string, uuid: string) => `${udid} ${uuid}`;
 /** Acknowledged, with what the command asks for (the queries, the app list); returns the next command. */
 function acknowledge(mac: TestMac, command: Command): Promise<Command | undefined> {
   const type = command.Command.RequestType;
-  const response =
+  const response: PlistDict =
     type === 'DeviceInformation' ? { QueryResponses: { OSVersion: mac.id.osVersion } } : type === 'InstalledApplicationList' ? { InstalledApplicationList: [] } : {};
   return mac.report(reports.Acknowledged({ UDID: mac.udid }, command.CommandUUID, response), type);
 }
