@@ -117,6 +117,11 @@ export class MdmSignatureVerifier {
 }
 
 function parseHeader(value: string): ParsedSignedData {
+  // Node joins repeated headers with ", " and base64 has no comma: which signature counts must
+  // not depend on how lenient the base64 decoder is with the join.
+  if (value.includes(',')) {
+    throw refusal('malformed-signature', 'the request carries more than one Mdm-Signature header', { expected: 'exactly one Mdm-Signature header' });
+  }
   // Buffer.from skips characters that are not base64, so the strict check waits for a failure.
   const der = Buffer.from(value, 'base64');
   let parsed: ParsedSignedData;

@@ -47,7 +47,7 @@ const forgeries: Forgery[] = [
   { name: "an Authenticate for B (which would clear B's queue), signed by A", send: () => { const body = plist({ ...b.authenticateMessage() }); return mdm('/mdm/checkin', body, signA(body)); }, code: 'certificate-bound-elsewhere' },
   { name: "B's exact signed Idle with its signature, replayed as A's header on A's body", send: async () => { const body = plist(reports.Idle({ UDID: b.udid }) as PlistDict); const sig = b.signer!.sign(body); return mdm('/mdm/connect', plist(reports.Idle({ UDID: a.udid }) as PlistDict), sig); }, code: 'signature-mismatch' },
   // Node joins repeated headers with ", "; the verifier reads the first signature in that, A's, which is not B's.
-  { name: 'two Mdm-Signature headers, A’s first then B’s, on B’s body', send: async () => { const body = plist(reports.Idle({ UDID: b.udid }) as PlistDict); return t.http.send('PUT', '/mdm/connect', body, { 'content-type': COMMAND_CONTENT_TYPE, 'mdm-signature': [signA(body), b.signer!.sign(body)] as unknown as string }); }, code: 'certificate-not-bound' },
+  { name: 'two Mdm-Signature headers, A’s first then B’s, on B’s body', send: async () => { const body = plist(reports.Idle({ UDID: b.udid }) as PlistDict); return t.http.send('PUT', '/mdm/connect', body, { 'content-type': COMMAND_CONTENT_TYPE, 'mdm-signature': [signA(body), b.signer!.sign(body)] as unknown as string }); }, code: 'malformed-signature' },
 ];
 
 describe('cross-device signatures on the MDM endpoints', () => {
