@@ -61,6 +61,8 @@ export interface SqliteStorageOptions {
 /** Events deleted at once when the log is past its capacity. */
 export const EVENT_PRUNE_BATCH = 1024;
 export const DEFAULT_SQLITE_EVENT_CAPACITY = 1_000_000;
+/** How long events and touches wait to be written together (see flush). */
+export const FLUSH_INTERVAL_MS = 20;
 
 /** Whatever a store can persist besides the Storage interface: the virtual clock's position. */
 export interface ClockPositionStore {
@@ -88,7 +90,17 @@ export class SqliteStorage implements Storage, ClockPositionStore {
   private readonly db: Database.Database;
   private readonly eventCapacity: number;
   private lastEventId: number;
+  /** Queue rows carry their order (seq) from here: the queue is clustered by enrollment, with no rowid to count. */
+  private lastQueueSeq: number;
   private eventsSincePrune = 0;
+  /** Events with ids up to this one are deleted (see writePending). */
+  private prunedThrough = 0;
+  /** See eventIdsOf; undefined until the first per-device query. */
+  private eventIdsByUdid: Map<string, number[]> | undefined;
+  /** Events appended and touches made, not yet written (see flush). */
+  private pendingEvents: EventInsert[] = [];
+  private readonly pendingTouches = new Map<string, number>();
+  private flushTimer: NodeJS.Timeout | undefined;
   private readonly s: ReturnType<typeof prepare>;
   private readonly eventStatements = new Map<string, Database.Statement>();
   /** Every enrollment, in enrollment order (see the module comment). */
@@ -109,6 +121,8 @@ export class SqliteStorage implements Storage, ClockPositionStore {
       this.runInTransaction = this.db.transaction((work: () => unknown) => work());
       for (const row of this.s.loadEnrollments.iterate() as Iterable<SeqRow>) this.keep(row);
       this.lastEventId = (this.s.lastEventId.get() as { id: number | null }).id ?? 0;
+      this.lastQueueSeq = (this.s.lastQueueSeq.get() as { seq: number | null }).seq ?? 0;
+      this.prunedThrough = ((this.s.firstEventId.get() as { id: number | null }).id ?? this.lastEventId + 1) - 1;
     } catch (error) {
       this.db.close();
       throw asStoreFileError(error, file);
@@ -148,7 +162,7 @@ export class SqliteStorage implements Storage, ClockPositionStore {
       if (facts.identityCertSha256 !== undefined) this.s.bindCert.run(facts.identityCertSha256, facts.id);
       this.s.clearQueue.run(facts.id);
       return stored;
-    }, (stored) => this.keep(stored));
+    }, (stored) => this.keep(stored), facts.id);
   }
 
   enrollmentIdForCertificate(sha256: string): string | undefined {
@@ -172,7 +186,7 @@ export class SqliteStorage implements Storage, ClockPositionStore {
       if (old.token !== null && old.token !== push.token) this.s.releaseToken.run(old.token, id);
       this.s.bindToken.run(push.token, id);
       return stored;
-    }, (stored) => this.keep(stored).tokenUpdateTally);
+    }, (stored) => this.keep(stored).tokenUpdateTally, id);
   }
 
   enrollmentIdForToken(token: string): string | undefined {
@@ -180,21 +194,24 @@ export class SqliteStorage implements Storage, ClockPositionStore {
   }
 
   markPushTokenInvalid(id: string, token: string, at: number): boolean {
-    return this.update(this.s.markPushTokenInvalid, at, id, token);
+    return this.update(id, this.s.markPushTokenInvalid, at, id, token);
   }
 
   disable(id: string, at: number): void {
-    this.update(this.s.disable, at, id);
+    this.update(id, this.s.disable, at, id);
   }
 
   touch(id: string, at: number): void {
-    // Every request touches: one column, set in place rather than read back.
-    if (this.s.touch.run(at, id).changes === 0) return;
-    this.records.get(id)!.lastSeenAt = at;
+    const e = this.records.get(id);
+    if (!e) return;
+    // Every request touches: written with the next commit (see flush), not a commit of its own.
+    e.lastSeenAt = at;
+    this.pendingTouches.set(id, at);
+    this.scheduleFlush();
   }
 
   storeBootstrapToken(id: string, token: Buffer | undefined, at: number): void {
-    if (!this.update(this.s.bootstrapToken, token && token.length > 0 ? token : null, at, id)) throw mustAuthenticate(id);
+    if (!this.update(id, this.s.bootstrapToken, token && token.length > 0 ? token : null, at, id)) throw mustAuthenticate(id);
   }
 
   getEnrollment(id: string): Readonly<EnrollmentRecord> | undefined {
@@ -229,7 +246,7 @@ export class SqliteStorage implements Storage, ClockPositionStore {
     this.tx(() => {
       if (this.s.commandExists.get(command.commandUUID)) throw new DuplicateCommandError(command.commandUUID);
       this.s.insertCommand.run(command.commandUUID, command.requestType, command.body, command.createdAt);
-      for (const id of ids) this.s.insertQueued.run(id, command.commandUUID, command.createdAt);
+      for (const id of ids) this.s.insertQueued.run(id, ++this.lastQueueSeq, command.commandUUID, command.createdAt);
     });
   }
 
@@ -253,8 +270,8 @@ export class SqliteStorage implements Storage, ClockPositionStore {
         const last = this.s.lastResultStatus.get(id, report.commandUUID) as { status: CommandStatus } | undefined;
         return last !== undefined && FINAL_STATUSES.has(last.status) ? 'repeat' : 'unknown';
       }
-      if (FINAL_STATUSES.has(report.status)) this.s.dequeue.run(item.seq);
-      else if (report.status === 'NotNow') this.s.markNotNow.run(item.seq);
+      if (FINAL_STATUSES.has(report.status)) this.s.dequeue.run(id, item.seq);
+      else if (report.status === 'NotNow') this.s.markNotNow.run(id, item.seq);
       this.s.insertResult.run(id, report.commandUUID, item.requestType, report.status, report.raw, report.at);
       return 'stored';
     });
@@ -292,7 +309,7 @@ export class SqliteStorage implements Storage, ClockPositionStore {
       if (!stored) throw mustAuthenticate(id);
       if (checkin.apps !== undefined) this.s.storeInventory.run(id, at, JSON.stringify(checkin.apps));
       return stored;
-    }, (stored) => this.keep(stored));
+    }, (stored) => this.keep(stored), id);
   }
 
   agentInventory(id: string): AgentInventory | undefined {
@@ -305,37 +322,37 @@ export class SqliteStorage implements Storage, ClockPositionStore {
   }
 
   markAgentInstallQueued(id: string, commandUUID: string, at: number): number {
-    const row = this.s.agentInstallQueued.get(commandUUID, at, id) as SeqRow | undefined;
+    const row = this.tx(() => this.s.agentInstallQueued.get(commandUUID, at, id) as SeqRow | undefined, undefined, id);
     if (!row) throw mustAuthenticate(id);
     return this.keep(row).agentInstallAttempts;
   }
 
   storeAgentInstallOutcome(id: string, commandUUID: string, outcome: AgentInstallOutcome, at: number): boolean {
-    return this.update(this.s.agentInstallOutcome, { id, commandUUID, outcome, at });
+    return this.update(id, this.s.agentInstallOutcome, { id, commandUUID, outcome, at });
   }
 
   setAgentPolicySkip(id: string, reason: string | undefined): void {
-    this.update(this.s.agentPolicySkip, reason ?? null, id);
+    this.update(id, this.s.agentPolicySkip, reason ?? null, id);
   }
 
   markAgentGone(id: string, at: number): boolean {
-    return this.update(this.s.agentGone, at, id);
+    return this.update(id, this.s.agentGone, at, id);
   }
 
   // ---- the Kandji-compatible API -----------------------------------------------------------
 
   markRemoved(id: string, at: number): boolean {
-    return this.update(this.s.removed, at, id);
+    return this.update(id, this.s.removed, at, id);
   }
 
   // ---- periodic inventory ------------------------------------------------------------------
 
   markInventoryQueued(id: string, commandUUID: string, at: number): void {
-    if (!this.update(this.s.inventoryQueued, commandUUID, at, id)) throw mustAuthenticate(id);
+    if (!this.update(id, this.s.inventoryQueued, commandUUID, at, id)) throw mustAuthenticate(id);
   }
 
   clearInventoryPending(id: string, commandUUID: string): boolean {
-    return this.update(this.s.inventoryCleared, id, commandUUID);
+    return this.update(id, this.s.inventoryCleared, id, commandUUID);
   }
 
   listInventoryDue(queuedBefore: number): Readonly<EnrollmentRecord>[] {
@@ -346,31 +363,89 @@ export class SqliteStorage implements Storage, ClockPositionStore {
 
   appendEvent(event: Omit<EventRecord, 'id'>): EventRecord {
     const record: EventRecord = { id: this.lastEventId + 1, at: event.at, type: event.type, udid: event.udid, from: event.from, to: event.to, summary: event.summary, data: event.data };
-    this.s.insertEvent.run(record.id, record.at, record.type, record.udid ?? null, record.from, record.to, record.summary, record.data === undefined ? null : JSON.stringify(record.data));
+    // Serialized now: the caller's data object may change after this call.
+    this.pendingEvents.push([record.id, record.at, record.type, record.udid ?? null, record.from, record.to, record.summary, record.data === undefined ? null : JSON.stringify(record.data)]);
     this.lastEventId = record.id;
-    if (++this.eventsSincePrune >= EVENT_PRUNE_BATCH) {
-      this.eventsSincePrune = 0;
-      if (this.lastEventId > this.eventCapacity) this.s.pruneEvents.run(this.lastEventId - this.eventCapacity);
+    if (this.eventIdsByUdid !== undefined && record.udid !== undefined) {
+      const list = this.eventIdsByUdid.get(record.udid);
+      if (list) list.push(record.id);
+      else this.eventIdsByUdid.set(record.udid, [record.id]);
     }
+    this.scheduleFlush();
     return record;
   }
 
+  /**
+   * Commits what is pending (events appended, devices touched) now rather than with the next
+   * write. Called before events are read, at close, and once per turn of the event loop.
+   */
+  flush(): void {
+    if (this.flushTimer !== undefined) clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+    if (this.closed || (this.pendingEvents.length === 0 && this.pendingTouches.size === 0)) return;
+    try {
+      this.runInTransaction(() => this.writePending());
+      this.pendingEvents = [];
+      this.pendingTouches.clear();
+    } catch (error) {
+      // A log that cannot be written (a full disk) must not take the server down; the next write retries.
+      process.emitWarning(`mdmsim could not write ${this.pendingEvents.length} event(s) to ${this.file}: ${(error as Error).message}`);
+    }
+  }
+
   queryEvents(query: EventQuery = {}): EventRecord[] {
-    const { sql, args } = eventsSql(this.withIdBounds(query));
+    this.flush();
+    const limit = query.limit ?? Number.POSITIVE_INFINITY;
+    if (limit <= 0) return [];
+    const bounded = this.withIdBounds(query);
+    const types = query.types !== undefined && query.types.length > 0 ? query.types : undefined;
+    const keep = (out: EventRecord[], row: EventRow): boolean => {
+      const e = eventOf(row);
+      if (types === undefined || matchesEventQuery(e, { types })) out.push(e);
+      return out.length < limit;
+    };
+    const out: EventRecord[] = [];
+    if (query.udid !== undefined) {
+      // One device's events: their ids from the in-memory index, each row by its key.
+      const ids = this.eventIdsOf(query.udid);
+      for (let i = firstAbove(ids, bounded.afterId ?? 0); i < ids.length; i++) {
+        if (bounded.maxId !== undefined && ids[i]! > bounded.maxId) break;
+        const row = this.s.eventById.get(ids[i]) as EventRow | undefined;
+        if (row && !keep(out, row)) break;
+      }
+      return out;
+    }
+    const { sql, args } = eventsSql(bounded);
     let stmt = this.eventStatements.get(sql);
     if (!stmt) this.eventStatements.set(sql, (stmt = this.db.prepare(sql)));
-    const limit = query.limit ?? Number.POSITIVE_INFINITY;
-    const out: EventRecord[] = [];
-    if (limit <= 0) return out;
-    const types = query.types !== undefined && query.types.length > 0 ? query.types : undefined;
-    for (const row of stmt.iterate(...args) as Iterable<EventRow>) {
-      const e: EventRecord = { id: row.id, at: row.at, type: row.type, udid: row.udid ?? undefined, from: row.from, to: row.to, summary: row.summary, data: row.data === null ? undefined : (JSON.parse(row.data) as Record<string, unknown>) };
-      if (types !== undefined && !matchesEventQuery(e, { types })) continue;
-      out.push(e);
-      // Leaving the loop early ends the statement (better-sqlite3 resets it on return()).
-      if (out.length >= limit) break;
-    }
+    // Leaving the loop early ends the statement (better-sqlite3 resets it on return()).
+    for (const row of stmt.iterate(...args) as Iterable<EventRow>) if (!keep(out, row)) break;
     return out;
+  }
+
+  /**
+   * The ids of one device's retained events, ascending. The index lives in memory, built from
+   * the file on the first per-device query and kept up as events are appended: a b-tree index
+   * on udid would dirty a page per event (devices' events land all over it), the largest cost
+   * of writing the log. Ids of pruned events are dropped from the front as they are met.
+   */
+  private eventIdsOf(udid: string): number[] {
+    if (this.eventIdsByUdid === undefined) {
+      const index = new Map<string, number[]>();
+      for (const [id, u] of this.s.eventUdids.raw(true).iterate() as Iterable<[number, string]>) {
+        const list = index.get(u);
+        if (list) list.push(id);
+        else index.set(u, [id]);
+      }
+      this.eventIdsByUdid = index;
+    }
+    const ids = this.eventIdsByUdid.get(udid);
+    if (ids === undefined) return [];
+    let dropped = 0;
+    while (dropped < ids.length && ids[dropped]! <= this.prunedThrough) dropped++;
+    if (dropped > 0) ids.splice(0, dropped);
+    if (ids.length === 0) this.eventIdsByUdid.delete(udid);
+    return ids;
   }
 
   /**
@@ -436,7 +511,7 @@ export class SqliteStorage implements Storage, ClockPositionStore {
       nextCommand: plan(this.s.nextCommand.source, 'x'),
       storeReport: plan(this.s.queueItem.source, 'x', 'y'),
       resultsOfDevice: plan(this.s.resultsOfEnrollment.source, 'x'),
-      eventsOfDevice: plan(eventsSql({ udid: 'x' }).sql, 'x'),
+      eventById: plan(this.s.eventById.source, 1),
       eventsSince: plan(this.s.firstEventAtOrAfter.source, 0),
       eventsAfterId: plan(eventsSql({ afterId: 0 }).sql, 0),
     };
@@ -444,20 +519,51 @@ export class SqliteStorage implements Storage, ClockPositionStore {
 
   close(): void {
     if (this.closed) return;
+    this.flush();
     this.closed = true;
     // A clean close folds the WAL back into the file (the next start has nothing to replay).
     this.db.close();
   }
 
-  /** Runs `work` in a transaction; `after` sees its result once committed (a rollback keeps memory as it was). */
-  private tx<T, R = T>(work: () => T, after?: (result: T) => R): R {
-    const result = this.runInTransaction(work) as T;
+  /**
+   * Runs `work` in a transaction; `after` sees its result once committed (a rollback keeps
+   * memory as it was). With `id`, that enrollment's pending touch is written first, so a row
+   * it returns carries the lastSeenAt memory has.
+   */
+  private tx<T, R = T>(work: () => T, after?: (result: T) => R, id?: string): R {
+    const touch = id === undefined ? undefined : this.pendingTouches.get(id);
+    const result = this.runInTransaction(() => {
+      if (touch !== undefined) this.s.touch.run(touch, id);
+      return work();
+    }) as T;
+    if (touch !== undefined) this.pendingTouches.delete(id!);
     return after ? after(result) : (result as unknown as R);
   }
 
-  /** One UPDATE … RETURNING of one enrollment; keeps the row it returned. Returns whether a row matched. */
-  private update(statement: Database.Statement, ...params: unknown[]): boolean {
-    const row = statement.get(...params) as SeqRow | undefined;
+  /** Writes every pending event and touch, in the transaction it is called in. */
+  private writePending(): void {
+    for (const row of this.pendingEvents) this.s.insertEvent.run(...row);
+    for (const [id, at] of this.pendingTouches) this.s.touch.run(at, id);
+    this.eventsSincePrune += this.pendingEvents.length;
+    if (this.eventsSincePrune >= EVENT_PRUNE_BATCH) {
+      this.eventsSincePrune = 0;
+      if (this.lastEventId > this.eventCapacity) {
+        this.s.pruneEvents.run(this.lastEventId - this.eventCapacity);
+        this.prunedThrough = this.lastEventId - this.eventCapacity;
+      }
+    }
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushTimer !== undefined) return;
+    this.flushTimer = setTimeout(() => this.flush(), FLUSH_INTERVAL_MS);
+    // close() flushes; the timer alone must not keep a process alive.
+    this.flushTimer.unref();
+  }
+
+  /** One UPDATE … RETURNING of enrollment `id`; keeps the row it returned. Returns whether a row matched. */
+  private update(id: string, statement: Database.Statement, ...params: unknown[]): boolean {
+    const row = (this.pendingTouches.has(id) ? this.tx(() => statement.get(...params), undefined, id) : statement.get(...params)) as SeqRow | undefined;
     if (row === undefined) return false;
     this.keep(row);
     return true;
@@ -478,7 +584,7 @@ export class SqliteStorage implements Storage, ClockPositionStore {
   }
 }
 
-/** The SELECT for a query's cursor, time bounds and device (types are matched as rows come). */
+/** The SELECT for a query's cursor and time bounds (a device's events go by eventIdsOf; types are matched as rows come). */
 function eventsSql(query: EventQuery & { maxId?: number }): { sql: string; args: (number | string)[] } {
   const where: string[] = [];
   const args: (number | string)[] = [];
@@ -486,8 +592,25 @@ function eventsSql(query: EventQuery & { maxId?: number }): { sql: string; args:
   if (query.maxId !== undefined) (where.push('id <= ?'), args.push(query.maxId));
   if (query.since !== undefined) (where.push('at >= ?'), args.push(query.since));
   if (query.until !== undefined) (where.push('at <= ?'), args.push(query.until));
-  if (query.udid !== undefined) (where.push('udid = ?'), args.push(query.udid));
   return { sql: `SELECT id, at, type, udid, "from", "to", summary, data FROM events${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY id`, args };
+}
+
+type EventInsert = [id: number, at: number, type: string, udid: string | null, from: string, to: string, summary: string, data: string | null];
+
+function eventOf(row: EventRow): EventRecord {
+  return { id: row.id, at: row.at, type: row.type, udid: row.udid ?? undefined, from: row.from, to: row.to, summary: row.summary, data: row.data === null ? undefined : (JSON.parse(row.data) as Record<string, unknown>) };
+}
+
+/** The first position in ascending `ids` holding an id above `after` (binary search). */
+function firstAbove(ids: readonly number[], after: number): number {
+  let lo = 0;
+  let hi = ids.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (ids[mid]! <= after) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 interface EventRow {
@@ -655,14 +778,15 @@ function prepare(db: Database.Database) {
 
     commandExists: p('SELECT 1 FROM commands WHERE commandUUID = ?'),
     insertCommand: p('INSERT INTO commands (commandUUID, requestType, body, createdAt) VALUES (?, ?, ?, ?)'),
-    insertQueued: p("INSERT INTO queue (id, commandUUID, status, queuedAt) VALUES (?, ?, 'queued', ?)"),
+    insertQueued: p("INSERT INTO queue (id, seq, commandUUID, status, queuedAt) VALUES (?, ?, ?, 'queued', ?)"),
+    lastQueueSeq: p('SELECT max(seq) AS seq FROM queue'),
     nextCommand: p(`SELECT ${COMMAND_COLUMNS} FROM queue q JOIN commands c ON c.commandUUID = q.commandUUID WHERE q.id = ? AND q.status = 'queued' ORDER BY q.seq LIMIT 1`),
     resetNotNow: p("UPDATE queue SET status = 'queued' WHERE id = ? AND status = 'NotNow'"),
     queuedCommand: p(`SELECT ${COMMAND_COLUMNS} FROM queue q JOIN commands c ON c.commandUUID = q.commandUUID WHERE q.id = ? AND q.commandUUID = ? ORDER BY q.seq LIMIT 1`),
     queueItem: p('SELECT q.seq AS seq, c.requestType AS requestType FROM queue q JOIN commands c ON c.commandUUID = q.commandUUID WHERE q.id = ? AND q.commandUUID = ? ORDER BY q.seq LIMIT 1'),
     lastResultStatus: p('SELECT status FROM results WHERE id = ? AND commandUUID = ? ORDER BY seq DESC LIMIT 1'),
-    dequeue: p('DELETE FROM queue WHERE seq = ?'),
-    markNotNow: p("UPDATE queue SET status = 'NotNow' WHERE seq = ?"),
+    dequeue: p('DELETE FROM queue WHERE id = ? AND seq = ?'),
+    markNotNow: p("UPDATE queue SET status = 'NotNow' WHERE id = ? AND seq = ?"),
     insertResult: p('INSERT INTO results (id, commandUUID, requestType, status, raw, at) VALUES (?, ?, ?, ?, ?, ?)'),
     clearQueue: p('DELETE FROM queue WHERE id = ?'),
     command: p('SELECT commandUUID, requestType, body, createdAt FROM commands WHERE commandUUID = ?'),
@@ -695,6 +819,9 @@ function prepare(db: Database.Database) {
 
     insertEvent: p('INSERT INTO events (id, at, type, udid, "from", "to", summary, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
     pruneEvents: p('DELETE FROM events WHERE id <= ?'),
+    firstEventId: p('SELECT min(id) AS id FROM events'),
+    eventById: p('SELECT id, at, type, udid, "from", "to", summary, data FROM events WHERE id = ?'),
+    eventUdids: p('SELECT id, udid FROM events WHERE udid IS NOT NULL ORDER BY id'),
     firstEventAtOrAfter: p('SELECT id FROM events WHERE at >= ? ORDER BY at, id LIMIT 1'),
     lastEventAtOrBefore: p('SELECT id FROM events WHERE at <= ? ORDER BY at DESC, id DESC LIMIT 1'),
     getMeta: p('SELECT value FROM meta WHERE key = ?'),

@@ -67,15 +67,16 @@ CREATE TABLE commands (
   createdAt INTEGER NOT NULL
 );
 
--- One row per (enrollment, command) still owed; seq is the delivery order.
+-- One row per (enrollment, command) still owed; seq is the delivery order. Clustered by
+-- enrollment: a report or a delivery changes one b-tree, not a table and an index.
 CREATE TABLE queue (
-  seq INTEGER PRIMARY KEY,
   id TEXT NOT NULL,
+  seq INTEGER NOT NULL,
   commandUUID TEXT NOT NULL,
   status TEXT NOT NULL,
-  queuedAt INTEGER NOT NULL
-);
-CREATE INDEX queue_by_enrollment ON queue(id);
+  queuedAt INTEGER NOT NULL,
+  PRIMARY KEY (id, seq)
+) WITHOUT ROWID;
 
 CREATE TABLE results (
   seq INTEGER PRIMARY KEY,
@@ -105,7 +106,8 @@ CREATE TABLE events (
   summary TEXT NOT NULL,
   data TEXT
 );
-CREATE INDEX events_by_udid ON events(udid) WHERE udid IS NOT NULL;
+-- No index on udid: per-device lookups use an index the store keeps in memory (a b-tree on
+-- udid would take a page write per event). The time index only ever appends.
 CREATE INDEX events_by_at ON events(at);
 `;
 

@@ -95,19 +95,48 @@ describe('SqliteStorage on disk', () => {
   it('keeps the newest events up to its capacity, deleting the oldest in batches; cursors keep working', () => {
     const capacity = 100;
     const store = new SqliteStorage(freshFile(), { eventCapacity: capacity });
-    const total = EVENT_PRUNE_BATCH * 2 + 10;
-    for (let i = 1; i <= total; i++) store.appendEvent({ at: T0 + i, type: 't', from: 'a', to: 'b', summary: `e${i}` });
-    const kept = store.queryEvents();
-    // The last prune ran at the second batch: it kept exactly `capacity` then, plus what came after.
-    expect(kept[0]!.id).toBe(EVENT_PRUNE_BATCH * 2 - capacity + 1);
-    expect(kept.at(-1)!.id).toBe(total);
-    expect(kept.length).toBe(capacity + 10);
-    expect(store.queryEvents({ afterId: total - 3 }).map((e) => e.summary)).toEqual([`e${total - 2}`, `e${total - 1}`, `e${total}`]);
-    expect(store.queryEvents({ since: T0 + total - 1, limit: 1 }).map((e) => e.id)).toEqual([total - 1]);
-    expect(store.queryEvents({ since: T0 + total - 5, until: T0 + total - 4 }).map((e) => e.id)).toEqual([total - 5, total - 4]);
-    expect(store.queryEvents({ since: T0 + total + 1 })).toEqual([]);
+    const append = (from: number, to: number) => {
+      for (let i = from; i <= to; i++) store.appendEvent({ at: T0 + i, type: 't', from: 'a', to: 'b', summary: `e${i}` });
+    };
+    const total = EVENT_PRUNE_BATCH + 50;
+    append(1, total);
+    // Written at the read, past a batch: the oldest deleted down to the capacity.
+    let kept = store.queryEvents();
+    expect([kept[0]!.id, kept.at(-1)!.id, kept.length]).toEqual([total - capacity + 1, total, capacity]);
+    // Fewer than a batch since: nothing deleted yet.
+    append(total + 1, total + 10);
+    kept = store.queryEvents();
+    expect([kept[0]!.id, kept.length]).toEqual([total - capacity + 1, capacity + 10]);
+    const last = total + 10;
+    expect(store.queryEvents({ afterId: last - 3 }).map((e) => e.summary)).toEqual([`e${last - 2}`, `e${last - 1}`, `e${last}`]);
+    expect(store.queryEvents({ since: T0 + last - 1, limit: 1 }).map((e) => e.id)).toEqual([last - 1]);
+    expect(store.queryEvents({ since: T0 + last - 5, until: T0 + last - 4 }).map((e) => e.id)).toEqual([last - 5, last - 4]);
+    expect(store.queryEvents({ since: T0 + last + 1 })).toEqual([]);
     expect(store.queryEvents({ until: T0 })).toEqual([]);
-    expect(store.queryEvents({ since: T0, afterId: total - 2 }).map((e) => e.id)).toEqual([total - 1, total]);
+    expect(store.queryEvents({ since: T0, afterId: last - 2 }).map((e) => e.id)).toEqual([last - 1, last]);
+    store.close();
+  });
+
+  it('finds one device\'s events, with every filter, across pruning and a reopen', () => {
+    const file = freshFile();
+    let store = new SqliteStorage(file, { eventCapacity: EVENT_PRUNE_BATCH });
+    const append = (i: number) => store.appendEvent({ at: T0 + i, type: i % 3 === 0 ? 'mdm.command.queued' : 'mdm.checkin', udid: `D${i % 2}`, from: 'a', to: 'b', summary: `e${i}` });
+    for (let i = 1; i <= 10; i++) append(i);
+    // The first per-device query builds the index from the file; later appends keep it up.
+    expect(store.queryEvents({ udid: 'D1' }).map((e) => e.id)).toEqual([1, 3, 5, 7, 9]);
+    append(11);
+    expect(store.queryEvents({ udid: 'D1', afterId: 5 }).map((e) => e.id)).toEqual([7, 9, 11]);
+    expect(store.queryEvents({ udid: 'D0', types: ['mdm.command'] }).map((e) => e.id)).toEqual([6]);
+    expect(store.queryEvents({ udid: 'D0', since: T0 + 4, until: T0 + 8, limit: 2 }).map((e) => e.id)).toEqual([4, 6]);
+    expect(store.queryEvents({ udid: 'NOPE' })).toEqual([]);
+    // Past the capacity: the oldest are deleted, and no device's list shows them.
+    for (let i = 12; i <= EVENT_PRUNE_BATCH + 20; i++) append(i);
+    const d1 = store.queryEvents({ udid: 'D1' });
+    expect(d1[0]!.id).toBeGreaterThan(20);
+    expect(d1.every((e) => e.udid === 'D1' && e.id % 2 === 1)).toBe(true);
+    store.close();
+    store = new SqliteStorage(file, { eventCapacity: EVENT_PRUNE_BATCH });
+    expect(store.queryEvents({ udid: 'D1' })).toEqual(d1);
     store.close();
   });
 
@@ -118,8 +147,8 @@ describe('SqliteStorage on disk', () => {
     expect(plans.listInventoryDue).toMatch(/USING INDEX enrollments_inventory_due \(inventoryDueFrom<\?\)/);
     expect(plans.countEnabled).toMatch(/USING COVERING INDEX enrollments_enabled/);
     expect(plans.touch).toMatch(/USING INDEX sqlite_autoindex_enrollments_1 \(id=\?\)/);
-    expect(plans.nextCommand).toMatch(/USING INDEX queue_by_enrollment/);
-    expect(plans.eventsOfDevice).toMatch(/USING INDEX events_by_udid/);
+    expect(plans.nextCommand).toMatch(/SEARCH q USING PRIMARY KEY \(id=\?\)/);
+    expect(plans.eventById).toMatch(/USING INTEGER PRIMARY KEY \(rowid=\?\)/);
     // A time bound becomes an id bound through the time index; then the scan is a range of ids.
     expect(plans.eventsSince).toMatch(/USING COVERING INDEX events_by_at/);
     expect(plans.eventsAfterId).toMatch(/USING INTEGER PRIMARY KEY \(rowid>\?\)/);
