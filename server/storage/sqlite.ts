@@ -3,9 +3,12 @@
  * server restarted on it has every enrollment, queued command, result, inventory and recent
  * event it had, and, in virtual mode, its clock's position.
  *
- * Durability: WAL journal, and every Storage call that changes anything commits before it
- * returns (a call that writes several rows is one transaction). Handlers answer a client only
- * after their Storage calls returned, so whatever was acknowledged is in the WAL by then.
+ * Durability: WAL journal, and every Storage call that changes a device's state commits before
+ * it returns (a call that writes several rows is one transaction). Handlers answer a client only
+ * after their Storage calls returned, so whatever was acknowledged is in the WAL by then. Two
+ * kinds of writes promise nothing to a client, and are written together every FLUSH_INTERVAL_MS
+ * (and before events are read, and at close) rather than a commit each: events, and touch()'s
+ * lastSeenAt. A crash loses at most that interval of them.
  * `synchronous=NORMAL` (the default here) leaves a commit in the OS's page cache, which survives
  * the server being killed (SIGKILL, a crash) but not the machine losing power; `sync=full`
  * fsyncs the WAL at every commit for that too, at a large cost per request.
@@ -14,7 +17,8 @@
  * file is refused at open instead of interleaving its own event ids and queues.
  *
  * Events: the newest `eventCapacity` (default 1,000,000) are kept; older ones are deleted in
- * batches of EVENT_PRUNE_BATCH, so up to that many more can be there between two prunes.
+ * batches of EVENT_PRUNE_BATCH, so up to that many more can be there between two prunes. A
+ * device's events are found through an index kept in memory (see eventIdsOf).
  *
  * Enrollment records are also held in memory, one object per enrollment as the in-memory store
  * holds them, loaded at open and brought up to date from each write's RETURNING row after it
@@ -204,7 +208,7 @@ export class SqliteStorage implements Storage, ClockPositionStore {
   touch(id: string, at: number): void {
     const e = this.records.get(id);
     if (!e) return;
-    // Every request touches: written with the next commit (see flush), not a commit of its own.
+    // Every request touches: written with the next flush, or first in the next transaction on this row (see tx).
     e.lastSeenAt = at;
     this.pendingTouches.set(id, at);
     this.scheduleFlush();
@@ -376,8 +380,8 @@ export class SqliteStorage implements Storage, ClockPositionStore {
   }
 
   /**
-   * Commits what is pending (events appended, devices touched) now rather than with the next
-   * write. Called before events are read, at close, and once per turn of the event loop.
+   * Commits what is pending (events appended, devices touched) in one transaction. Runs
+   * FLUSH_INTERVAL_MS after the first pending write, before events are read, and at close.
    */
   flush(): void {
     if (this.flushTimer !== undefined) clearTimeout(this.flushTimer);
@@ -492,6 +496,11 @@ export class SqliteStorage implements Storage, ClockPositionStore {
       this.records.clear();
       this.idBySeq.length = 0;
       for (const row of this.s.loadEnrollments.iterate() as Iterable<SeqRow>) this.keep(row);
+      // Touches not yet written are still true.
+      for (const [id, at] of this.pendingTouches) {
+        const e = this.records.get(id);
+        if (e) e.lastSeenAt = at;
+      }
       throw error;
     }
   }

@@ -155,6 +155,32 @@ describe('SqliteStorage on disk', () => {
     store.close();
   });
 
+  it('batch: all of it kept, or (when it throws) none of it, in the file and in memory alike', () => {
+    const file = freshFile();
+    const store = new SqliteStorage(file);
+    enroll(store, 'KEPT');
+    store.batch(() => {
+      enroll(store, 'B1');
+      store.markAgentGone('KEPT', T0 + 5);
+    });
+    expect(() =>
+      store.batch(() => {
+        enroll(store, 'B2');
+        store.markRemoved('KEPT', T0 + 6);
+        throw new Error('stop here');
+      }),
+    ).toThrow('stop here');
+    const ids = store.listEnrollments().map((e) => e.id);
+    expect(ids).toEqual(['KEPT', 'B1']);
+    expect(store.getEnrollment('B2')).toBeUndefined();
+    expect(store.getEnrollment('KEPT')).toMatchObject({ agentGoneAt: T0 + 5, removedAt: undefined });
+    store.close();
+    const reopened = new SqliteStorage(file);
+    expect(reopened.listEnrollments().map((e) => e.id)).toEqual(ids);
+    expect(reopened.getEnrollment('KEPT')).toMatchObject({ agentGoneAt: T0 + 5, removedAt: undefined });
+    reopened.close();
+  });
+
   it('creates missing directories for its file', () => {
     const file = join(dir, 'a', 'b', 'c.db');
     const store = openStore(`sqlite:${file}`);
