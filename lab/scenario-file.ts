@@ -23,6 +23,8 @@ import { basename } from 'node:path';
 import { Agent as HttpAgent } from 'undici';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node as YamlNode, type Pair, type YAMLMap } from 'yaml';
 import { macChoices } from '../agent-sim/identity';
+import { parseRule as parsePostureRule } from '../posture-sim/rules';
+import { ALL_PERMISSIONS, KANDJI_PERMISSIONS } from '../protocol/kandji';
 import { AGENT_BUNDLE_ID } from '../protocol/agent';
 import { buildCommand, commands } from '../protocol/command';
 import { DurationError, formatDuration, parseDuration } from '../protocol/duration';
@@ -217,7 +219,7 @@ export function loadScenarioFile(path: string): FileScenario {
 }
 
 const TOP = ['name', 'title', 'description', 'fleet', 'duration', 'policy', 'explain', 'steps', 'expect'] as const;
-const STEP_ACTIONS = ['note', 'enroll', 'reenroll', 'fault', 'clear-faults', 'command', 'push', 'api', 'advance'] as const;
+const STEP_ACTIONS = ['note', 'enroll', 'reenroll', 'fault', 'clear-faults', 'command', 'push', 'api', 'advance', 'posture', 'posture-update', 'revoke-token'] as const;
 type StepAction = (typeof STEP_ACTIONS)[number];
 
 /** Parses scenario YAML (`file` names it in errors). */
@@ -436,7 +438,67 @@ function readStep(r: Reader, m: YAMLMap<unknown, unknown>, field: string, action
     }
     case 'api':
       return readApiStep(r, node, m, field, at, own, macs);
+    case 'posture': {
+      const p = r.map(node, `${field}.posture`, ['rules', 'token'], m);
+      const rules = r.strings(r.get(p, 'rules'), `${field}.posture.rules`) ?? [];
+      for (const [i, rule] of rules.entries()) {
+        try {
+          parsePostureRule(rule);
+        } catch (error) {
+          r.fail(r.get(p, 'rules'), `${field}.posture.rules[${i}]`, (error as Error).message);
+        }
+      }
+      const token = readTokenSpec(r, r.get(p, 'token'), `${field}.posture.token`, p);
+      return {
+        at,
+        describe: own ?? `a posture-sync integration is created${token ? ` with the token "${token.name}"` : ''}${rules.length ? ` and the rule${rules.length === 1 ? '' : 's'} ${rules.map((x) => `"${x}"`).join(', ')}` : ''}`,
+        async run(ctx) {
+          const secret = token ? ctx.lab.server.apiTokens.create(token).token : undefined;
+          await ctx.lab.postureSync({ ...(secret ? { token: secret } : {}), rules });
+        },
+      };
+    }
+    case 'posture-update': {
+      const p = r.map(node, `${field}.posture-update`, ['token'], m);
+      const token = readTokenSpec(r, r.get(p, 'token'), `${field}.posture-update.token`, p);
+      if (!token) r.fail(p, `${field}.posture-update.token`, 'is required: { name, permissions }');
+      return {
+        at,
+        describe: own ?? `the posture integration is updated with a new token "${token.name}"`,
+        async run(ctx) {
+          const sync = ctx.lab.postureIntegrations[0];
+          if (!sync) throw new Error(`${field}: no posture integration to update (a posture step must come first)`);
+          await sync.update({ token: ctx.lab.server.apiTokens.create(token).token });
+        },
+      };
+    }
+    case 'revoke-token': {
+      const name = r.string(node, `${field}.revoke-token`, m)!;
+      return {
+        at,
+        describe: own ?? `the API token "${name}" is revoked`,
+        async run(ctx) {
+          const live = ctx.lab.server.apiTokens.list().filter((t) => t.name === name && t.revokedAt === null);
+          if (live.length === 0) throw new Error(`${field}: no live API token named "${name}"`);
+          for (const t of live) ctx.lab.server.apiTokens.revoke(t.id);
+        },
+      };
+    }
   }
+}
+
+/** `{ name, permissions }` of an API token a step creates; permissions default to Prism's. */
+function readTokenSpec(r: Reader, node: YamlNode | undefined, field: string, parent: YamlNode): { name: string; permissions: string[] } | undefined {
+  if (node === undefined) return undefined;
+  const m = r.map(node, field, ['name', 'permissions'], parent);
+  const name = r.string(r.get(m, 'name'), `${field}.name`, m)!;
+  const permissions = r.strings(r.get(m, 'permissions'), `${field}.permissions`) ?? ['prism:device_information'];
+  for (const [i, p] of permissions.entries()) {
+    if (p !== ALL_PERMISSIONS && !(KANDJI_PERMISSIONS as readonly string[]).includes(p)) {
+      r.fail(r.get(m, 'permissions'), `${field}.permissions[${i}]`, `unknown permission ${JSON.stringify(p)}; known: ${ALL_PERMISSIONS}, ${KANDJI_PERMISSIONS.join(', ')}`);
+    }
+  }
+  return { name, permissions };
 }
 
 /**
@@ -533,18 +595,19 @@ function readExpectation(r: Reader, item: unknown, field: string, parent: YamlNo
       };
     }
     case 'events': {
-      const m = r.map(item, field, [...common, 'events', 'after', 'within', 'from', 'to', 'count', 'min', 'max'], parent);
+      const m = r.map(item, field, [...common, 'events', 'with', 'after', 'within', 'from', 'to', 'count', 'min', 'max'], parent);
       const type = r.string(r.get(m, 'events'), `${field}.events`, m)!;
+      const wanted = readWith(r, r.get(m, 'with'), `${field}.with`);
       if (!/^[a-z][a-z0-9-]*(\.[a-z0-9-]+)*$/.test(type)) r.fail(r.get(m, 'events'), `${field}.events`, 'an event type or dotted prefix such as agent.reinstall.fired or mdm.command');
       const macs = r.macs(m, field, total, false);
       const window = readWindow(r, m, field, duration);
       const bounds = readCount(r, m, field, { min: 1 });
-      const what = `${type} ${describeCount(bounds, false)}${macs ? ` for ${describeMacs(macs)}` : ''}${describeWindow(window)}`;
+      const what = `${type}${wanted ? ` with ${Object.entries(wanted).map(([k, v]) => `${k}=${String(v)}`).join(', ')}` : ''} ${describeCount(bounds, false)}${macs ? ` for ${describeMacs(macs)}` : ''}${describeWindow(window)}`;
       return {
         describe: own(m) ?? what,
         decidedBy: window.to,
         check(ctx) {
-          const matching = inWindow(ctx, ctx.events(type), window);
+          const matching = inWindow(ctx, ctx.events(type), window).filter((e) => wanted === undefined || Object.entries(wanted).every(([k, v]) => dataOf(e)[k] === v));
           if (macs !== undefined) return perMac(ctx, macs, matching, bounds, type, window);
           return countFailures(matching.length, bounds, `${type}${describeWindow(window)}`);
         },
@@ -579,6 +642,20 @@ function readExpectation(r: Reader, item: unknown, field: string, parent: YamlNo
       };
     }
   }
+}
+
+/** `with: { field: value }`: plain values the event's data must have. */
+function readWith(r: Reader, node: YamlNode | undefined, field: string): Record<string, string | number | boolean> | undefined {
+  if (node === undefined) return undefined;
+  if (!isMap(node)) r.fail(node, field, 'expected a mapping of event data fields to values, e.g. { allowed: false }');
+  const out: Record<string, string | number | boolean> = {};
+  for (const pair of node.items) {
+    const key = isScalar(pair.key) ? String(pair.key.value) : '';
+    const v = pair.value;
+    if (!isScalar(v) || !['string', 'number', 'boolean'].includes(typeof v.value)) r.fail((v as YamlNode) ?? node, `${field}.${key}`, 'expected a plain value');
+    out[key] = v.value as string | number | boolean;
+  }
+  return out;
 }
 
 interface Window {

@@ -1,13 +1,8 @@
-/**
- * The scenarios shipped with mdmsim: every scenario file in fixtures/scenarios (YAML), plus the
- * ones written in TypeScript (agent-posture drives a posture-sync integration, which scenario
- * files cannot start yet).
- */
+/** The scenarios shipped with mdmsim: every scenario file in fixtures/scenarios (YAML). */
 import { existsSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Scenario } from '../scenario';
 import { loadScenarioFile } from '../scenario-file';
-import { agentPosture } from './agent-posture';
 
 /** fixtures/scenarios of the package, from the sources (lab/scenarios) or the build (dist/lab/scenarios). */
 function shippedScenarioDir(): string {
@@ -30,9 +25,7 @@ function loadShipped(): Record<string, Scenario> {
 }
 
 /** The scenarios shipped with mdmsim, by name. */
-export const SCENARIOS: Readonly<Record<string, Scenario>> = Object.fromEntries(
-  Object.entries({ ...loadShipped(), [agentPosture.name]: agentPosture }).sort(([a], [b]) => a.localeCompare(b)),
-);
+export const SCENARIOS: Readonly<Record<string, Scenario>> = Object.fromEntries(Object.entries(loadShipped()).sort(([a], [b]) => a.localeCompare(b)));
 
 export function scenarioNamed(name: string): Scenario | undefined {
   return Object.prototype.hasOwnProperty.call(SCENARIOS, name) ? SCENARIOS[name] : undefined;
@@ -50,4 +43,4 @@ export function resolveScenario(nameOrFile: string): Scenario | undefined {
 }
 
 export const agentReinstall: Scenario = SCENARIOS['agent-reinstall']!;
-export { agentPosture };
+export const agentPosture: Scenario = SCENARIOS['agent-posture']!;

@@ -128,7 +128,7 @@ describe('mdmsim lab --scenario agent-posture --exit', () => {
     expect(code).toBe(0);
     expect(stdout).toMatch(/^day {2}2 .*Mac 2 .*access denied \(fails kandji:agentInstalled == true\)$/m);
     expect(stdout).toMatch(/^day {2}3 09:15:00 .*posture sync paused until day 4 09:15:00 after 401$/m);
-    expect(stdout).toMatch(/✓ the revoked token: the next sync gets 401/);
+    expect(stdout).toMatch(/✓ the first sync after the revocation fails \(401\) and pauses the integration/);
     expect(stdout).not.toMatch(/✗/);
     expect(stdout).toMatch(/agent-posture: every expectation held/);
   });

@@ -68,7 +68,7 @@ expect:
 describe('parseScenario: bad input names the file, line, field and reason', () => {
   it('an unknown step action', () => {
     const e = failure(`${HEAD}steps:\n  - at: day 2\n    mac: 2\n    explode: true\n${EXPECT}`);
-    expect(e.message).toBe('story.yaml:9:5: steps[0].explode: unknown field "explode"; expected one of: at, mac, macs, describe, note, enroll, reenroll, fault, clear-faults, command, push, api, advance');
+    expect(e.message).toBe('story.yaml:9:5: steps[0].explode: unknown field "explode"; expected one of: at, mac, macs, describe, note, enroll, reenroll, fault, clear-faults, command, push, api, advance, posture, posture-update, revoke-token');
     expect([e.file, e.line, e.field]).toEqual(['story.yaml', 9, 'steps[0].explode']);
   });
 
@@ -102,6 +102,15 @@ describe('parseScenario: bad input names the file, line, field and reason', () =
     expect(failure(`${HEAD}steps:\n  - { at: 1d, mac: 1, fault: gremlins }\n${EXPECT}`).message).toBe('story.yaml:7:30: steps[0].fault.kind: unknown fault kind "gremlins" (expected: agent-uninstalled, agent-crashed, agent-network-blocked, offline, notnow, package-download)');
     expect(failure(`${HEAD}steps:\n  - { at: 1d, mac: 1, command: { RequestType: Frobnicate } }\n${EXPECT}`).message).toMatch(/steps\[0\]\.command\.RequestType: unknown RequestType "Frobnicate"/);
     expect(failure(HEAD.replace('fleet: { count: 3 }', 'fleet: { count: 3, models: [ThinkPad] }') + EXPECT).message).toMatch(/^story\.yaml:4:28: fleet\.models: no Mac model matches "ThinkPad"; known: /);
+  });
+
+  it('posture steps: a rule that does not parse, an unknown permission, an update with no token', () => {
+    expect(failure(`${HEAD}steps:\n  - { at: 0, posture: { rules: ["kandji:agentInstalled ~ yes"] } }\n${EXPECT}`).message).toMatch(/^story\.yaml:7:32: steps\[0\]\.posture\.rules\[0\]: .*kandji:agentInstalled ~ yes/);
+    expect(failure(`${HEAD}steps:\n  - { at: 0, posture: { token: { name: t, permissions: [prism:everything] } } }\n${EXPECT}`).message).toMatch(/steps\[0\]\.posture\.token\.permissions\[0\]: unknown permission "prism:everything"; known: \*, devices:list/);
+    expect(failure(`${HEAD}steps:\n  - { at: 1d, posture-update: {} }\n${EXPECT}`).message).toMatch(/steps\[0\]\.posture-update\.token: is required/);
+    const ok = parseScenario(`${HEAD}steps:\n  - { at: 0, posture: { rules: ["kandji:agentInstalled == true"], token: { name: t } } }\n  - { at: 1d, revoke-token: t }\nexpect:\n  - { events: posture.access, with: { allowed: false }, mac: 2, count: 0 }\n`);
+    expect(ok.steps.map((x) => x.describe)).toEqual(['a posture-sync integration is created with the token "t" and the rule "kandji:agentInstalled == true"', 'the API token "t" is revoked']);
+    expect(ok.expectations[0]!.describe).toBe('posture.access with allowed=false never for Mac 2');
   });
 
   it('missing parts, wrong types and broken YAML', () => {
