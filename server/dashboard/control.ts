@@ -10,7 +10,7 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { ProblemError, problem } from '../../protocol/problem';
 import type { ScenarioState } from '../../protocol/scenario-state';
-import { bearerToken, tokenMatches } from '../http/control-api';
+import { requireApiToken } from '../http/control-api';
 import { sendProblem } from '../http/respond';
 import type { AgentPolicy } from '../policy/agent-policy';
 import type { PushService } from '../push';
@@ -29,15 +29,7 @@ export interface DashboardControlOptions {
 export function createDashboardControl(options: DashboardControlOptions): express.Router {
   const router = express.Router();
 
-  const requireToken = (req: Request, _res: Response, next: NextFunction) => {
-    if (tokenMatches(bearerToken(req.headers.authorization), options.apiToken)) return next();
-    next(
-      problem(401, 'unauthorized', req.headers.authorization ? 'the bearer token is not valid' : 'this API needs a bearer token', {
-        field: 'Authorization',
-        expected: 'Authorization: Bearer <apiToken> (printed in the ready line of mdmsim serve)',
-      }),
-    );
-  };
+  const requireToken = requireApiToken(options.apiToken);
 
   router.get('/scenario', requireToken, (_req, res) => {
     res.json({ scenario: options.scenario() ?? null });

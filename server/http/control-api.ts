@@ -77,22 +77,25 @@ function send(res: Response, p: Problem): void {
 /** Express 5 forwards rejected promises to the error handler; this keeps handlers terse. */
 type Handler = (req: Request, res: Response) => unknown;
 
+/** The /sim/v1 routes' bearer check: 401 problem naming the header, or on to the route. */
+export function requireApiToken(apiToken: string): (req: Request, res: Response, next: NextFunction) => void {
+  return (req, _res, next) => {
+    if (tokenMatches(bearerToken(req.headers.authorization), apiToken)) return next();
+    next(
+      problem(401, 'unauthorized', req.headers.authorization ? 'the bearer token is not valid' : 'this API needs a bearer token', {
+        field: 'Authorization',
+        expected: 'Authorization: Bearer <apiToken> (printed in the ready line of mdmsim serve)',
+      }),
+    );
+  };
+}
+
 export function createControlApi(options: ControlApiOptions): express.Router {
   const { apiToken, clock, store, service, events, apns, push: pusher, agentPolicy } = options;
   const pushOnEnqueue = options.pushOnEnqueue ?? true;
   const router = express.Router();
 
-  router.use((req, _res, next) => {
-    if (!tokenMatches(bearerToken(req.headers.authorization), apiToken)) {
-      return next(
-        problem(401, 'unauthorized', req.headers.authorization ? 'the bearer token is not valid' : 'this API needs a bearer token', {
-          field: 'Authorization',
-          expected: 'Authorization: Bearer <apiToken> (printed in the ready line of mdmsim serve)',
-        }),
-      );
-    }
-    next();
-  });
+  router.use(requireApiToken(apiToken));
 
   const json = express.json({ limit: MAX_API_BODY_BYTES, strict: false });
   const raw = express.raw({ type: PLIST_TYPES, limit: MAX_API_BODY_BYTES });

@@ -21,6 +21,7 @@ import {
   type StoredCommand,
 } from './types';
 import { FINAL_STATUSES } from '../../protocol/result';
+import { pageEnrollments } from './enrollment-page';
 import { matchesEventQuery } from './events';
 
 interface QueueItem {
@@ -191,20 +192,7 @@ export class MemoryStorage implements Storage {
   }
 
   listEnrollments(query: EnrollmentQuery = {}): Readonly<EnrollmentRecord>[] {
-    const offset = Math.max(0, query.offset ?? 0);
-    const limit = Math.max(0, query.limit ?? Number.POSITIVE_INFINITY);
-    const out: EnrollmentRecord[] = [];
-    let skipped = 0;
-    for (const e of this.enrollments.values()) {
-      if (query.enabled !== undefined && e.enabled !== query.enabled) continue;
-      if (skipped < offset) {
-        skipped++;
-        continue;
-      }
-      if (out.length >= limit) break;
-      out.push(e);
-    }
-    return out;
+    return pageEnrollments(this.enrollments.values(), query);
   }
 
   countEnrollments(query: Pick<EnrollmentQuery, 'enabled'> = {}): number {

@@ -31,6 +31,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { FINAL_STATUSES, type CommandStatus } from '../../protocol/result';
+import { pageEnrollments } from './enrollment-page';
 import { matchesEventQuery } from './events';
 import { migrate, StoreFileError } from './sqlite/schema';
 import {
@@ -223,20 +224,7 @@ export class SqliteStorage implements Storage, ClockPositionStore {
   }
 
   listEnrollments(query: EnrollmentQuery = {}): Readonly<EnrollmentRecord>[] {
-    const offset = Math.max(0, query.offset ?? 0);
-    const limit = Math.max(0, query.limit ?? Number.POSITIVE_INFINITY);
-    const out: EnrollmentRecord[] = [];
-    let skipped = 0;
-    for (const e of this.records.values()) {
-      if (query.enabled !== undefined && e.enabled !== query.enabled) continue;
-      if (skipped < offset) {
-        skipped++;
-        continue;
-      }
-      if (out.length >= limit) break;
-      out.push(e);
-    }
-    return out;
+    return pageEnrollments(this.records.values(), query);
   }
 
   countEnrollments(query: Pick<EnrollmentQuery, 'enabled'> = {}): number {

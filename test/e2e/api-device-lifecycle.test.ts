@@ -19,13 +19,8 @@ const TOKEN = 'api-lifecycle-test';
 let lab: Lab;
 let http: HttpsClient;
 
-async function api(method: string, path: string, body?: unknown): Promise<HttpResult & { json: any }> {
-  const headers: Record<string, string> = { authorization: `Bearer ${TOKEN}` };
-  if (body !== undefined) headers['content-type'] = 'application/json';
-  const r = await http.send(method, path, body === undefined ? undefined : JSON.stringify(body), headers);
-  const text = r.body.toString('utf8');
-  return { ...r, json: text === '' ? undefined : JSON.parse(text) };
-}
+const api = (method: string, path: string, body?: unknown): Promise<HttpResult & { json: any }> =>
+  http.api(method, path, TOKEN, body === undefined ? undefined : JSON.stringify(body));
 
 const idOf = (n: number): string => deviceIdFor(lab.mac(n).udid);
 const device = async (n: number): Promise<any> => (await api('GET', `/api/v1/devices/${idOf(n)}`)).json;

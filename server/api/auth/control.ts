@@ -5,7 +5,7 @@
  */
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { problem, ProblemError } from '../../../protocol/problem';
-import { bearerToken, tokenMatches } from '../../http/control-api';
+import { requireApiToken } from '../../http/control-api';
 import { sendProblem } from '../../http/respond';
 import type { ApiTokens } from './api-tokens';
 import { ApiTokenError } from './token-store';
@@ -16,17 +16,7 @@ const MAX_BODY_BYTES = 64 * 1024;
 export function createApiTokensControl(options: { apiToken: string; tokens: ApiTokens }): express.Router {
   const { apiToken, tokens } = options;
   const router = express.Router();
-  router.use((req, _res, next) => {
-    if (!tokenMatches(bearerToken(req.headers.authorization), apiToken)) {
-      return next(
-        problem(401, 'unauthorized', req.headers.authorization ? 'the bearer token is not valid' : 'this API needs a bearer token', {
-          field: 'Authorization',
-          expected: 'Authorization: Bearer <apiToken> (printed in the ready line of mdmsim serve)',
-        }),
-      );
-    }
-    next();
-  });
+  router.use(requireApiToken(apiToken));
   const json = express.json({ limit: MAX_BODY_BYTES, strict: true });
 
   router.get('/', (_req, res) => {
