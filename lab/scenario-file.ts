@@ -264,17 +264,8 @@ export function parseScenario(text: string, file = 'scenario.yaml'): FileScenari
     explainNode.items.forEach((item, i) => {
       const m = r.map(item, `explain[${i}]`, ['event', 'with', 'text'], explainNode);
       const entry: ScenarioExplanation = { event: r.string(r.get(m, 'event'), `explain[${i}].event`, m)!, text: r.string(r.get(m, 'text'), `explain[${i}].text`, m)! };
-      const withNode = r.get(m, 'with');
-      if (withNode !== undefined) {
-        if (!isMap(withNode)) r.fail(withNode, `explain[${i}].with`, 'expected a mapping of event data fields to values, e.g. { messageType: TokenUpdate }');
-        entry.with = {};
-        for (const pair of withNode.items) {
-          const key = isScalar(pair.key) ? String(pair.key.value) : '';
-          const v = pair.value;
-          if (!isScalar(v) || !['string', 'number', 'boolean'].includes(typeof v.value)) r.fail((v as YamlNode) ?? withNode, `explain[${i}].with.${key}`, 'expected a plain value');
-          entry.with[key] = v.value as string | number | boolean;
-        }
-      }
+      const wanted = readWith(r, r.get(m, 'with'), `explain[${i}].with`);
+      if (wanted) entry.with = wanted;
       explain.push(entry);
     });
   }
@@ -647,7 +638,7 @@ function readExpectation(r: Reader, item: unknown, field: string, parent: YamlNo
 /** `with: { field: value }`: plain values the event's data must have. */
 function readWith(r: Reader, node: YamlNode | undefined, field: string): Record<string, string | number | boolean> | undefined {
   if (node === undefined) return undefined;
-  if (!isMap(node)) r.fail(node, field, 'expected a mapping of event data fields to values, e.g. { allowed: false }');
+  if (!isMap(node)) r.fail(node, field, 'expected a mapping of event data fields to values, e.g. { messageType: TokenUpdate }');
   const out: Record<string, string | number | boolean> = {};
   for (const pair of node.items) {
     const key = isScalar(pair.key) ? String(pair.key.value) : '';
