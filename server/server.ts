@@ -29,7 +29,6 @@ import { createEnrollHandler, ENROLL_PATH } from './http/enroll';
 import { rootCertificates } from 'node:tls';
 import { ApnsClient, PushService } from './push';
 import { DEFAULT_APNS_PORT, DEFAULT_COURIER_PORT, startApnsMock, type ApnsMock, type ProviderKeyInput } from './apns';
-import { AGENT_CHECKIN_PATH, AGENT_MANIFEST_PATH } from '../protocol/agent';
 import { AgentArtifacts, type AgentPackageOptions } from './agent/package';
 import { AgentService } from './agent/agent-service';
 import { createAgentHandler, isAgentPath } from './agent/handler';
@@ -41,6 +40,10 @@ import { ApiTokens, ApiTokenStore, type RateLimits } from './api/auth';
 import { API_TOKENS_CONTROL_PATH, createApiTokensControl } from './api/auth/control';
 import { createDashboard, createDashboardControl } from './dashboard';
 import type { ScenarioSource, ScenarioState } from '../protocol/scenario-state';
+import { tenantCertificateNames, type Tenant } from '../protocol/tenant';
+import { loadOrCreateTenant } from './tenant/tenant-file';
+import { DEFAULT_DEVICE_NAMES, DeviceUrls, type DeviceNames, type TenantDeviceUrls } from './tenant/urls';
+import { createTenantControl } from './tenant/control';
 
 export type { DeviceFaultHandler } from './http/control-api';
 export type { AgentPolicyOptions, AgentPolicySettings, AgentPolicySettingsJson } from './policy/settings';
@@ -109,6 +112,18 @@ export interface ServerOptions {
   apiRateLimits?: Partial<RateLimits>;
   /** Bounds on slow or idle clients of the HTTPS port (defaults in DEFAULT_HTTP_TIMEOUTS); tests shorten them. */
   httpTimeouts?: Partial<HttpTimeouts>;
+  /**
+   * The tenant (id, subdomain, region, zone, deviceDomainStyle): given values win over the data
+   * dir's tenant.json and are saved there; what is not given comes from the file, or, the first
+   * time, is made (a fresh UUID, subdomain "mdmsim", region us, zone mdmsim.test, web-api).
+   */
+  tenant?: Partial<Tenant>;
+  /**
+   * Which names the URLs handed to devices use: `tenant` (the tenant's device, enrollment and
+   * download names, with this server's port) or `listen` (the address the server listens on).
+   * See server/tenant/urls.ts.
+   */
+  deviceNames?: DeviceNames;
 }
 
 /** How long a client may take, in ms, before its connection is closed. */
@@ -142,6 +157,10 @@ export interface ServerInfo {
   dashboard: string;
   caCert: string;
   apiToken: string;
+  /** The tenant whose names devices are handed (GET /sim/v1/tenant has all of them). */
+  tenant: { id: string; subdomain: string; region: Tenant['region']; zone: string; deviceDomain: Tenant['deviceDomainStyle'] };
+  /** The tenant forms of the device-facing URLs (what Macs are handed unless deviceNames is `listen`). */
+  deviceUrls: TenantDeviceUrls;
 }
 
 export class MdmsimServer {
@@ -160,6 +179,10 @@ export class MdmsimServer {
   readonly agentArtifacts: AgentArtifacts;
   /** Tokens of the Kandji-compatible API (/api/v1): create({name, permissions}), revoke(id), list(). */
   readonly apiTokens: ApiTokens;
+  /** The tenant (kept in the data dir's tenant.json). */
+  readonly tenant: Tenant;
+  /** Every URL handed to a device, and which names they use. */
+  readonly deviceUrls: DeviceUrls;
   private deviceFaults?: DeviceFaultHandler;
   private scenarioSource?: ScenarioSource;
   private httpServer?: Server;
@@ -171,9 +194,11 @@ export class MdmsimServer {
   private closeStream?: () => void;
   private baseUrl = '';
 
-  private constructor(options: ServerOptions, dataDir: string, apiToken: string) {
+  private constructor(options: ServerOptions, dataDir: string, apiToken: string, tenant: Tenant) {
     this.dataDir = dataDir;
     this.apiToken = apiToken;
+    this.tenant = tenant;
+    this.deviceUrls = new DeviceUrls(tenant, options.deviceNames ?? DEFAULT_DEVICE_NAMES, () => this.baseUrl);
     this.auth = options.auth ?? 'signature';
     this.store = options.store ?? new MemoryStorage();
     // On a durable store, a virtual clock picks up where the last run left it.
@@ -189,7 +214,7 @@ export class MdmsimServer {
       events: this.events,
       service: this.service,
       push: () => this.pushService,
-      urls: () => ({ manifestUrl: `${this.baseUrl}${AGENT_MANIFEST_PATH}`, checkinUrl: `${this.baseUrl}${AGENT_CHECKIN_PATH}` }),
+      urls: () => ({ manifestUrl: this.deviceUrls.agentManifestUrl(), checkinUrl: this.deviceUrls.agentCheckinUrl() }),
       settings: options.agentPolicy,
       onError: options.onError ?? reportToStderr,
     });
@@ -203,7 +228,8 @@ export class MdmsimServer {
     const apiToken = options.apiToken ?? process.env.MDMSIM_API_TOKEN ?? (await loadOrCreateApiToken(dataDir));
     // Compiled now rather than at the first device, which would stall everyone at that moment.
     preloadSchemas(Object.keys(commands));
-    const server = new MdmsimServer(options, dataDir, apiToken);
+    const { tenant } = await loadOrCreateTenant(dataDir, options.tenant);
+    const server = new MdmsimServer(options, dataDir, apiToken, tenant);
     await server.listen(options);
     return server;
   }
@@ -214,7 +240,9 @@ export class MdmsimServer {
     // Checked before anything listens, so a bad value leaves nothing running.
     const timeouts = httpTimeouts(options.httpTimeouts);
     const ca = await loadOrCreateCa(this.dataDir);
-    const tls = await loadOrCreateServerCert(this.dataDir, ca, [host, ...(options.certificateHosts ?? [])].filter((h) => !isWildcard(h)));
+    // The tenant's names too: devices are handed URLs on them (server/tenant/urls.ts).
+    const certificateHosts = [host, ...(options.certificateHosts ?? []), ...tenantCertificateNames(this.tenant)];
+    const tls = await loadOrCreateServerCert(this.dataDir, ca, certificateHosts.filter((h) => !isWildcard(h)));
 
     this.push = await loadOrCreatePushCert(this.dataDir, ca);
     const enrollment = new EnrollmentService({
@@ -257,12 +285,13 @@ export class MdmsimServer {
     const verifier = this.auth === 'signature' ? new MdmSignatureVerifier({ caCertDer: ca.certDer, clock: this.clock }) : undefined;
 
     const handleMdm = createMdmHandler({ service: this.service, verifier, events: this.events, maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES, onError });
-    const handleAgent = createAgentHandler({ service: this.agent, artifacts: this.agentArtifacts, baseUrl: () => this.baseUrl, verifier, events: this.events, onError });
+    const handleAgent = createAgentHandler({ service: this.agent, artifacts: this.agentArtifacts, baseUrl: () => this.deviceUrls.downloadsBase(), verifier, events: this.events, onError });
     const app = express();
     app.disable('x-powered-by');
     app.set('etag', false);
-    app.get(ENROLL_PATH, createEnrollHandler(enrollment, () => this.baseUrl));
+    app.get(ENROLL_PATH, createEnrollHandler(enrollment, (hostHeader) => this.deviceUrls.profileBase(hostHeader)));
     app.use(API_TOKENS_CONTROL_PATH, createApiTokensControl({ apiToken: this.apiToken, tokens: this.apiTokens }));
+    app.use('/sim/v1', createTenantControl({ apiToken: this.apiToken, deviceUrls: this.deviceUrls }));
     app.use('/sim/v1', createDashboardControl({ apiToken: this.apiToken, store: this.store, agentPolicy: this.agentPolicy, push: () => this.pushService, scenario: () => this.scenario }));
     app.use('/sim/v1', createControlApi({
         apiToken: this.apiToken,
@@ -286,7 +315,7 @@ export class MdmsimServer {
         apiToken: this.apiToken,
         dataDir: this.dataDir,
         baseUrl: () => this.baseUrl,
-        issueEnrollmentProfile: async () => (await enrollment.issueProfile(this.baseUrl)).der,
+        issueEnrollmentProfile: async () => (await enrollment.issueProfile(this.deviceUrls.deviceBase())).der,
         apiTokens: this.apiTokens.store,
         rateLimits: options.apiRateLimits,
       }));
@@ -434,6 +463,14 @@ export class MdmsimServer {
       dashboard: `${this.baseUrl}/#token=${encodeURIComponent(this.apiToken)}`,
       caCert: join(this.dataDir, 'ca.pem'),
       apiToken: this.apiToken,
+      tenant: {
+        id: this.tenant.id,
+        subdomain: this.tenant.subdomain,
+        region: this.tenant.region,
+        zone: this.tenant.zone,
+        deviceDomain: this.tenant.deviceDomainStyle,
+      },
+      deviceUrls: this.deviceUrls.tenantUrls(),
     };
   }
 
