@@ -10,6 +10,7 @@
  * connection is reopened with backoff and its tokens subscribed again; problems go to onError,
  * never thrown into the void.
  */
+import type { LookupFunction } from 'node:net';
 import { WebSocket, type RawData } from 'ws';
 import { deviceTokenFor, MAX_COURIER_FRAME_BYTES, MAX_DEVICES_PER_FRAME, type DeviceCredential, type PushFrame, type ServerFrame } from '../protocol/apns';
 
@@ -31,6 +32,8 @@ export interface CourierClientOptions {
   reconnectMaxMs?: number;
   /** Give up opening the first connection after this long (default 10 s). */
   connectTimeoutMs?: number;
+  /** How the courier's host name is looked up (the Macs' resolver); default: the system's. */
+  lookup?: LookupFunction;
 }
 
 export class CourierError extends Error {
@@ -203,7 +206,7 @@ export class CourierClient {
 
   private open(conn: Connection, timeoutMs = 10_000): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      const ws = new WebSocket(this.options.url, { perMessageDeflate: false, maxPayload: MAX_COURIER_FRAME_BYTES, handshakeTimeout: timeoutMs });
+      const ws = new WebSocket(this.options.url, { perMessageDeflate: false, maxPayload: MAX_COURIER_FRAME_BYTES, handshakeTimeout: timeoutMs, ...(this.options.lookup ? { lookup: this.options.lookup } : {}) });
       conn.ws = ws;
       let welcomed = false;
       ws.on('open', () => {

@@ -17,6 +17,7 @@ import { CourierClient } from './courier';
 import { FleetHttp } from './http';
 import { checkShard, fleetNumber, macChoices, macIdentity, type MacChoices, type Shard } from './identity';
 import { SimulatedMac, type MacEvent, type MacHost } from './mac';
+import { Resolver, toResolver, type ResolveOption } from './network/resolver';
 import { ownBuffer, subjectCommonName } from './signer';
 import type { InstalledCertificate } from './state';
 
@@ -47,6 +48,12 @@ export interface FleetOptions {
   /** Only these models / macOS versions (identifiers or name prefixes; version prefixes). */
   models?: readonly string[];
   os?: readonly string[];
+  /**
+   * How the Macs find addresses for names (agent-sim/network/resolver.ts): `{ '*.mdmsim.test':
+   * '127.0.0.1' }`, a function, or a Resolver. Never the system's DNS. Whatever it leaves out, the
+   * zone of the enrollment profile's MDM URLs resolves to the address the profile came from.
+   */
+  resolve?: ResolveOption | Resolver;
 }
 
 export interface EnrollAllResult {
@@ -74,6 +81,8 @@ export class Fleet implements MacHost {
   readonly shard: Shard;
   readonly keyType: 'ec' | 'rsa' | undefined;
   readonly faults: FleetFaults;
+  /** The Macs' resolver (every connection they make looks names up here). */
+  readonly resolver: Resolver;
   private readonly byUdid = new Map<string, SimulatedMac>();
   private readonly onEvent: ((e: MacEvent) => void) | undefined;
   private readonly onError: (error: unknown) => void;
@@ -84,8 +93,9 @@ export class Fleet implements MacHost {
   private idleWaiters: Array<() => void> = [];
   private stopped = false;
 
-  private constructor(options: FleetOptions, http: FleetHttp, courier: CourierClient, onError: (error: unknown) => void, private readonly choices: MacChoices) {
+  private constructor(options: FleetOptions, http: FleetHttp, courier: CourierClient, resolver: Resolver, onError: (error: unknown) => void, private readonly choices: MacChoices) {
     this.clock = options.clock;
+    this.resolver = resolver;
     this.server = options.server.replace(/\/+$/, '');
     this.seed = options.seed ?? 'mdmsim';
     this.shard = checkShard(options.shard);
@@ -119,16 +129,21 @@ export class Fleet implements MacHost {
       ((error: unknown) => {
         process.emitWarning(`mdmsim fleet: ${(error as Error)?.stack ?? String(error)}`);
       });
-    const http = new FleetHttp({ ca: options.ca, maxSockets: options.maxSockets });
+    const resolver = toResolver(options.resolve);
+    // A name the Macs cannot resolve would fail every enrollment: say so once, now.
+    if ((await resolver.find(server.hostname)) === undefined) {
+      throw new TypeError(`Fleet.start: the Macs cannot resolve ${server.hostname} (the server's host): they never ask the system's DNS; give resolve: { '${server.hostname}': '<its address>' }`);
+    }
+    const http = new FleetHttp({ ca: options.ca, maxSockets: options.maxSockets, resolver });
     const courierUrl = options.courier ?? `ws://${server.hostname.includes(':') ? `[${server.hostname}]` : server.hostname}:${DEFAULT_COURIER_PORT}`;
     let courier: CourierClient;
     try {
-      courier = await CourierClient.connect({ url: courierUrl, client: `mdmsim fleet ${options.seed ?? 'mdmsim'}`, tokensPerConnection: options.tokensPerConnection, onError });
+      courier = await CourierClient.connect({ url: courierUrl, client: `mdmsim fleet ${options.seed ?? 'mdmsim'}`, tokensPerConnection: options.tokensPerConnection, onError, lookup: resolver.lookup });
     } catch (error) {
       http.close();
       throw error;
     }
-    const fleet = new Fleet(options, http, courier, onError, choices);
+    const fleet = new Fleet(options, http, courier, resolver, onError, choices);
     if (options.count) fleet.addMacs(options.count);
     return fleet;
   }

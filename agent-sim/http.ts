@@ -16,6 +16,7 @@ import { createHash, X509Certificate } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { createSecureContext } from 'node:tls';
 import { Agent, errors as undiciErrors, type Dispatcher } from 'undici';
+import type { Resolver } from './network/resolver';
 import { NetworkError } from './state';
 
 export interface HttpResponse {
@@ -40,6 +41,8 @@ export interface FleetHttpOptions {
   timeoutMs?: number;
   /** Largest body read (default 64 MiB): a bigger answer fails the request. */
   maxBodyBytes?: number;
+  /** Where host names are looked up (the Macs' own resolver); default: the system's. */
+  resolver?: Resolver;
 }
 
 const PEM_CERT = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
@@ -65,6 +68,7 @@ export class FleetHttp {
   private readonly maxBodyBytes: number;
   private readonly agents = new Map<string, Agent>();
   private readonly defaultKey: string;
+  private readonly resolver: Resolver | undefined;
   /** Requests on the wire. */
   inFlight = 0;
 
@@ -74,6 +78,7 @@ export class FleetHttp {
     this.timeoutMs = options.timeoutMs ?? 30_000;
     this.maxBodyBytes = options.maxBodyBytes ?? 64 * 1024 * 1024;
     this.defaultKey = this.keyOf(this.caDers);
+    this.resolver = options.resolver;
   }
 
   private keyOf(ders: readonly Buffer[]): string {
@@ -97,7 +102,7 @@ export class FleetHttp {
       agent = new Agent({
         connections: this.maxSockets,
         pipelining: 1,
-        connect: { secureContext, timeout: this.timeoutMs },
+        connect: { secureContext, timeout: this.timeoutMs, ...(this.resolver ? { lookup: this.resolver.lookup } : {}) },
         headersTimeout: this.timeoutMs,
         bodyTimeout: this.timeoutMs,
         keepAliveTimeout: 60_000,
@@ -138,7 +143,7 @@ export class FleetHttp {
       const body = Buffer.from(await res.body.arrayBuffer());
       return { status: res.statusCode, headers: res.headers, body };
     } catch (error) {
-      throw new NetworkError(`${req.method} ${req.url}: ${describe(error, this.maxBodyBytes, this.timeoutMs)}`, req.url, status);
+      throw new NetworkError(`${req.method} ${req.url}: ${describe(error, this.maxBodyBytes, this.timeoutMs)}`, req.url, status, errorCode(error));
     } finally {
       this.inFlight--;
     }
@@ -159,6 +164,14 @@ function describe(error: unknown, maxBodyBytes: number, timeoutMs: number): stri
   const cause = e.cause;
   if (cause && cause.message) return cause.code && !cause.message.includes(cause.code) ? `${cause.code} ${cause.message}` : cause.message;
   return e.message ?? String(error);
+}
+
+/** The system error code (ENOTFOUND, ECONNREFUSED…) of a failed request, from it or its causes. */
+export function errorCode(error: unknown): string | undefined {
+  for (let e = error as { code?: unknown; cause?: unknown } | undefined, depth = 0; e && depth < 4; e = e.cause as typeof e, depth++) {
+    if (typeof e.code === 'string' && /^E[A-Z]+$/.test(e.code)) return e.code;
+  }
+  return undefined;
 }
 
 /** What a Mac's request is for: faults pick their victims by it. */

@@ -26,6 +26,7 @@ import { handleCommand, hasEnrollmentProfile } from './commands';
 import type { CourierClient, PushTarget } from './courier';
 import { macRequest, type FleetHttp, type HttpRequest, type HttpResponse, type NetworkFaults, type RequestPurpose } from './http';
 import { macSecret, uuidFromBytes } from './identity';
+import type { Resolver } from './network/resolver';
 import { createCompactSigner, ownBuffer, subjectCommonName } from './signer';
 import { NetworkError, type AfterReport, type CommandContext, type HandlerOutcome, type InstalledCertificate, type MacIdentity, type MacNetwork, type MacState } from './state';
 
@@ -35,6 +36,8 @@ export interface MacHost {
   readonly http: FleetHttp;
   readonly courier: CourierClient;
   readonly agents: AgentRunner;
+  /** The Macs' own name resolver (never the system's DNS). */
+  readonly resolver: Resolver;
   /** MDM host origin, e.g. https://127.0.0.1:8443. */
   readonly server: string;
   readonly seed: string;
@@ -264,6 +267,8 @@ export class SimulatedMac implements PushTarget, MacNetwork {
       for (const der of opened.anchors) this._state.certificates.push(host.anchorCertificate(der));
 
       const mdm = opened.mdm;
+      // The profile's MDM names live where the profile came from, unless the resolver knows better.
+      await host.resolver.learnProfileZone(url, [mdm.ServerURL, mdm.CheckInURL ?? mdm.ServerURL]);
       this.enrollments++;
       const pushMagic = uuidFromBytes(macSecret(host.seed, this.fleetNumber, `push-magic-${this.enrollments}`, 16));
       const { token, ready } = host.courier.subscribe(this, { topic: mdm.Topic, secret: this.secret() });

@@ -119,6 +119,8 @@ export class NetworkError extends Error {
     readonly url: string,
     /** HTTP status when the server answered, else undefined (connection failed). */
     readonly status?: number,
+    /** The system error code when the connection failed (ENOTFOUND, ECONNREFUSED, ECONNRESET…). */
+    readonly code?: string,
   ) {
     super(message);
     this.name = 'NetworkError';

@@ -10,7 +10,9 @@ import { AUTH_MODES, startServer, type AuthMode } from '../server/server';
 import type { ProviderKeyInput } from '../server/apns';
 import { RealClock } from '../protocol/clock';
 import { DurationError, parseDuration } from '../protocol/duration';
+import { lookup as lookupHost } from 'node:dns/promises';
 import { Fleet } from '../agent-sim';
+import { parseResolveFlag, Resolver } from '../agent-sim/network/resolver';
 import { DEFAULT_LAB_START, startLab, type Lab } from './lab';
 import { eventsToMermaid } from '../server/service/mermaid';
 import { playScenario } from './scenario';
@@ -196,6 +198,7 @@ export function buildProgram(): Command {
     .option('--seed <seed>', 'identities are deterministic from the seed and shard', 'mdmsim')
     .option('--shard <i/n>', 'this is shard i of n (1-based): shards never share an identity', shard)
     .option('--courier <url>', 'the APNs courier (default ws://<server host>:5223)', wsUrl)
+    .option('--resolve <host:address>', "where the Macs find a name, as curl's --resolve (repeatable; *.domain allowed), e.g. *.mdmsim.test:127.0.0.1. The Macs never ask the system's DNS; names under the zone of the enrollment profile's MDM URLs go to the --server address by default", resolveEntry, [])
     .addOption(new Option('--key <type>', 'key type the Macs ask for at /mdm/enroll (default: the server\'s choice)').choices(['ec', 'rsa']))
     .option('--concurrency <n>', 'enrollments in flight at once', positiveInteger, 32)
     .option('--exit-after-enroll', 'exit once every Mac has enrolled (default: keep running, as Macs do)')
@@ -235,6 +238,33 @@ function shard(value: string): { index: number; of: number } {
   return { index: index - 1, of };
 }
 
+function resolveEntry(value: string, previous: Array<{ pattern: string; address: string }>): Array<{ pattern: string; address: string }> {
+  try {
+    return [...previous, parseResolveFlag(value)];
+  } catch (error) {
+    throw new InvalidArgumentError((error as Error).message.replace(/^--resolve [^:]*: /, ''));
+  }
+}
+
+/**
+ * The Macs' resolver for `mdmsim fleet`: the --resolve entries; the --server host when it is a name
+ * they leave out, looked up once here (the operator's DNS, as curl would, not the Macs'); and, by
+ * the Fleet's default, the enrollment profile's zone at that address.
+ */
+async function fleetResolver(server: string, entries: ReadonlyArray<{ pattern: string; address: string }>): Promise<Resolver> {
+  const resolver = new Resolver();
+  for (const e of entries) resolver.add(e.pattern, e.address);
+  const host = new URL(server).hostname;
+  if ((await resolver.find(host)) === undefined) {
+    try {
+      resolver.add(host, (await lookupHost(host)).address);
+    } catch (error) {
+      throw new Error(`--server ${server}: ${host} does not resolve here (${(error as Error).message}); give its address with --resolve ${host}:ADDRESS`);
+    }
+  }
+  return resolver;
+}
+
 function wsUrl(value: string): string {
   let url: URL;
   try {
@@ -253,6 +283,7 @@ interface FleetCliOptions {
   seed: string;
   shard?: { index: number; of: number };
   courier?: string;
+  resolve: Array<{ pattern: string; address: string }>;
   key?: 'ec' | 'rsa';
   concurrency: number;
   exitAfterEnroll?: boolean;
@@ -268,7 +299,9 @@ async function runFleet(opts: FleetCliOptions): Promise<void> {
     throw new Error(`--ca ${opts.ca}: ${(error as Error).message} (mdmsim serve prints the CA's path as caCert in its ready line)`);
   }
   if (!ca.toString('latin1').includes('-----BEGIN CERTIFICATE-----')) throw new Error(`--ca ${opts.ca}: expected a PEM certificate`);
+  const resolver = await fleetResolver(opts.server, opts.resolve);
   const fleet = await Fleet.start({
+    resolve: resolver,
     server: opts.server,
     ca,
     count: opts.count,

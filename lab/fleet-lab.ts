@@ -3,7 +3,9 @@
  * clock, Macs by index or UDID, enrolling, moving time, faults, and how Mac-side happenings
  * enter the server's event log.
  */
+import { isIP } from 'node:net';
 import { setImmediate as nextTurn } from 'node:timers/promises';
+import { DEFAULT_ZONE } from '../protocol/tenant';
 import type { VirtualClock } from '../protocol/clock';
 import { parseDuration } from '../protocol/duration';
 import { parseDeviceFaults, type DeviceFault, type DeviceFaultKind, type DeviceFaultState } from '../protocol/faults';
@@ -85,14 +87,28 @@ export async function settleWhileBusy(targets: ReadonlyArray<{ readonly busy: bo
   return waited;
 }
 
+/**
+ * Where the lab's Macs find its server: every name under the tenant's zone (and the server's own
+ * host, when it is a name) at the address the server listens on, loopback for a wildcard listen.
+ */
+export function labResolve(serverUrl: string, listenHost: string | undefined, zone: string): Record<string, string> {
+  const urlHost = new URL(serverUrl).hostname.replace(/^\[(.*)\]$/, '$1');
+  const listen = (listenHost ?? '127.0.0.1').replace(/^\[(.*)\]$/, '$1');
+  const address = isIP(urlHost) !== 0 ? urlHost : listen === '0.0.0.0' ? '127.0.0.1' : listen === '::' ? '::1' : isIP(listen) !== 0 ? listen : '127.0.0.1';
+  const out: Record<string, string> = { [`*.${zone}`]: address };
+  if (isIP(urlHost) === 0) out[urlHost] = address;
+  return out;
+}
+
 /** The lab's fleet against a started server, its Mac events passed to `record` (if any). */
 export async function startLabFleet(
-  server: { url: string; info: Pick<ServerInfo, 'caCert' | 'courier'> },
+  server: { url: string; info: Pick<ServerInfo, 'caCert' | 'courier'>; zone?: string },
   clock: VirtualClock,
   options: FleetLabOptions,
   record: ((input: EventInput) => void) | undefined,
 ): Promise<Fleet> {
   return Fleet.start({
+    resolve: labResolve(server.url, options.host, server.zone ?? DEFAULT_ZONE),
     server: server.url,
     ca: await readFile(server.info.caCert),
     courier: server.info.courier ?? undefined,
