@@ -20,7 +20,10 @@ import { SCENARIOS, resolveScenario } from './scenarios';
 import { formatEvent, isRoutine } from './timeline';
 import { addPostureSyncCommand } from './cli-posture';
 import { registerTokenCommand } from './cli-token';
+import { tlsProfile, TlsProfileError, type TlsProfileName } from '../server/http/tls-profiles';
 import { openStore, parseStoreSpec, StoreSpecError, type StoreSpec } from '../server/storage/open';
+
+const TLS_PROFILE_HELP = 'TLS versions and cipher suites of the HTTPS port: modern (TLS 1.2-1.3) or vendor-2024 (the vendor guide\'s table: TLS 1.0-1.2, its suites in its order)';
 
 function port(value: string): number {
   const n = Number(value);
@@ -64,6 +67,15 @@ function storeSpec(value: string): StoreSpec {
   }
 }
 
+function tlsProfileName(value: string): TlsProfileName {
+  try {
+    return tlsProfile(value).name;
+  } catch (error) {
+    if (error instanceof TlsProfileError) throw new InvalidArgumentError(error.message);
+    throw error;
+  }
+}
+
 function durationOrOff(value: string): string | false {
   return value === 'off' ? false : duration(value);
 }
@@ -84,6 +96,7 @@ function collectKey(value: string, previous: ProviderKeyInput[]): ProviderKeyInp
 interface ServeOptions {
   host: string;
   port: number;
+  tlsProfile: TlsProfileName;
   apnsPort?: number;
   courierPort?: number;
   apns: boolean;
@@ -122,6 +135,7 @@ export function buildProgram(): Command {
     .description('run the MDM server, its control API and event stream (HTTPS)')
     .option('--host <host>', 'interface to listen on', '127.0.0.1')
     .option('--port <port>', 'HTTPS port: MDM, agent, APIs, dashboard (0 = any free port)', port, 8443)
+    .option('--tls-profile <name>', TLS_PROFILE_HELP, tlsProfileName, 'modern')
     .option('--apns-port <port>', 'APNs mock provider API port, HTTP/2 over TLS (default 2197; a free port when --port is 0)', port)
     .option('--courier-port <port>', 'APNs mock courier port, WebSocket, where devices subscribe (default 5223; a free port when --port is 0)', port)
     .option('--no-apns', 'run no APNs mock (pushes go to --apns-url, if given)')
@@ -152,6 +166,7 @@ export function buildProgram(): Command {
       const server = await startServer({
         host: opts.host,
         port: opts.port,
+        tlsProfile: opts.tlsProfile,
         dataDir: opts.dataDir,
         store: openStore(opts.store),
         clock: opts.clock,
@@ -213,6 +228,7 @@ export function buildProgram(): Command {
     .option('--exit', 'exit when the scenario ends: 0 only if every expectation held')
     .option('--host <host>', 'interface to listen on', '127.0.0.1')
     .option('--port <port>', 'HTTPS port of the MDM host (0 = any free port)', port, 0)
+    .option('--tls-profile <name>', `${TLS_PROFILE_HELP} (default: the scenario's, else modern)`, tlsProfileName)
     .option('--seed <seed>', "identities are deterministic from the seed (default: the scenario's, else mdmsim-lab)")
     .option('--data-dir <dir>', 'where the CA and certificates are kept (default: a temporary one)')
     .option('--no-color', 'plain timeline even on a terminal')
@@ -349,6 +365,7 @@ class Progress {
 
 interface LabCliOptions {
   scenario?: string;
+  tlsProfile?: TlsProfileName;
   devices?: number;
   exit?: boolean;
   host: string;
@@ -383,7 +400,7 @@ async function runLab(opts: LabCliOptions): Promise<void> {
     host: opts.host,
     port: opts.port,
     dataDir: opts.dataDir,
-    server: { ...scenario?.lab?.server, onError: (error) => log.error({ err: error }, 'unexpected error') },
+    server: { ...scenario?.lab?.server, ...(opts.tlsProfile !== undefined ? { tlsProfile: opts.tlsProfile } : {}), onError: (error) => log.error({ err: error }, 'unexpected error') },
   });
   log.info(lab.server.info, 'lab serving');
   if (!scenario) {

@@ -44,6 +44,7 @@ import { tenantCertificateNames, type Tenant } from '../protocol/tenant';
 import { loadOrCreateTenant } from './tenant/tenant-file';
 import { DEFAULT_DEVICE_NAMES, DeviceUrls, type DeviceNames, type TenantDeviceUrls } from './tenant/urls';
 import { createTenantControl } from './tenant/control';
+import { tlsProfile, tlsServerOptions, type TlsProfileName } from './http/tls-profiles';
 
 export type { DeviceFaultHandler } from './http/control-api';
 export type { AgentPolicyOptions, AgentPolicySettings, AgentPolicySettingsJson } from './policy/settings';
@@ -124,6 +125,12 @@ export interface ServerOptions {
    * See server/tenant/urls.ts.
    */
   deviceNames?: DeviceNames;
+  /**
+   * TLS versions and cipher suites of the HTTPS port (see server/http/tls-profiles.ts): `modern`
+   * (default; TLS 1.2-1.3) or `vendor-2024` (the vendor guide's table: TLS 1.0-1.2, its suites in
+   * its order). Anything else fails the start with the list of profiles.
+   */
+  tlsProfile?: TlsProfileName;
 }
 
 /** How long a client may take, in ms, before its connection is closed. */
@@ -239,6 +246,7 @@ export class MdmsimServer {
     const onError = options.onError ?? reportToStderr;
     // Checked before anything listens, so a bad value leaves nothing running.
     const timeouts = httpTimeouts(options.httpTimeouts);
+    const tlsOptions = tlsServerOptions(tlsProfile(options.tlsProfile));
     const ca = await loadOrCreateCa(this.dataDir);
     // The tenant's names too: devices are handed URLs on them (server/tenant/urls.ts).
     const certificateHosts = [host, ...(options.certificateHosts ?? []), ...tenantCertificateNames(this.tenant)];
@@ -334,6 +342,7 @@ export class MdmsimServer {
     const httpServer = createServer({
       key: tls.keyPem,
       cert: tls.certPem,
+      ...tlsOptions,
       handshakeTimeout: timeouts.handshakeMs,
       // Node looks for overdue headers and requests only this often: short timeouts need it shorter.
       connectionsCheckingInterval: Math.max(50, Math.min(30_000, Math.floor(timeouts.headersMs / 2))),
