@@ -5,7 +5,6 @@
  */
 import { isIP } from 'node:net';
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import { DEFAULT_ZONE } from '../protocol/tenant';
 import type { VirtualClock } from '../protocol/clock';
 import { parseDuration } from '../protocol/duration';
 import { parseDeviceFaults, type DeviceFault, type DeviceFaultKind, type DeviceFaultState } from '../protocol/faults';
@@ -100,16 +99,19 @@ export function labResolve(serverUrl: string, listenHost: string | undefined, zo
   return out;
 }
 
-/** The lab's fleet against a started server, its Mac events passed to `record` (if any). */
+/**
+ * The lab's fleet against a started server, its Mac events passed to `record` (if any). The Macs
+ * enroll where the tenant's enrollment profile is (its enrollment name), as the guide says.
+ */
 export async function startLabFleet(
-  server: { url: string; info: Pick<ServerInfo, 'caCert' | 'courier'>; zone?: string },
+  server: { url: string; info: Pick<ServerInfo, 'caCert' | 'courier' | 'tenant' | 'deviceUrls'> },
   clock: VirtualClock,
   options: FleetLabOptions,
   record: ((input: EventInput) => void) | undefined,
 ): Promise<Fleet> {
   return Fleet.start({
-    resolve: labResolve(server.url, options.host, server.zone ?? DEFAULT_ZONE),
-    server: server.url,
+    resolve: labResolve(server.url, options.host, server.info.tenant.zone),
+    server: new URL(server.info.deviceUrls.enroll).origin,
     ca: await readFile(server.info.caCert),
     courier: server.info.courier ?? undefined,
     clock,
