@@ -45,6 +45,7 @@ import { loadOrCreateTenant } from './tenant/tenant-file';
 import { DEFAULT_DEVICE_NAMES, DeviceUrls, type DeviceNames, type TenantDeviceUrls } from './tenant/urls';
 import { createTenantControl } from './tenant/control';
 import { tlsProfile, tlsServerOptions, type TlsProfileName } from './http/tls-profiles';
+import { answerWhenDurable } from './http/durable-answers';
 
 export type { DeviceFaultHandler } from './http/control-api';
 export type { AgentPolicyOptions, AgentPolicySettings, AgentPolicySettingsJson } from './policy/settings';
@@ -339,6 +340,7 @@ export class MdmsimServer {
     const stream = createEventsStream(this.events, this.apiToken);
     this.closeStream = stream.close;
 
+    const whenDurable = this.store.whenDurable?.bind(this.store);
     const httpServer = createServer({
       key: tls.keyPem,
       cert: tls.certPem,
@@ -347,6 +349,7 @@ export class MdmsimServer {
       // Node looks for overdue headers and requests only this often: short timeouts need it shorter.
       connectionsCheckingInterval: Math.max(50, Math.min(30_000, Math.floor(timeouts.headersMs / 2))),
     }, (req, res) => {
+      if (whenDurable !== undefined) answerWhenDurable(res, whenDurable);
       const path = pathOf(req.url);
       if (MDM_PATHS.has(path)) {
         handleMdm(req, res, path);

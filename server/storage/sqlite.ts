@@ -3,12 +3,16 @@
  * server restarted on it has every enrollment, queued command, result, inventory and recent
  * event it had, and, in virtual mode, its clock's position.
  *
- * Durability: WAL journal, and every Storage call that changes a device's state commits before
- * it returns (a call that writes several rows is one transaction). Handlers answer a client only
- * after their Storage calls returned, so whatever was acknowledged is in the WAL by then. Two
- * kinds of writes promise nothing to a client, and are written together every FLUSH_INTERVAL_MS
- * (and before events are read, and at close) rather than a commit each: events, and touch()'s
- * lastSeenAt. A crash loses at most that interval of them.
+ * Durability by group commit: the first write opens a transaction, every Storage call after it
+ * runs inside it (a call that writes several rows is a savepoint of its own: it is kept or rolled
+ * back whole), and the transaction commits once the event loop has handled what arrived with it
+ * (setImmediate), so one commit covers every request of that turn instead of one commit each.
+ * whenDurable() answers the commit that covers the writes made so far; the HTTPS server holds
+ * every answer until then (server/http/durable-answers.ts), so whatever was acknowledged to a
+ * client is in the WAL, and a crash before the commit loses only what nobody was told. Two
+ * kinds of writes promise nothing to a client, and are written with the next commit, or every
+ * FLUSH_INTERVAL_MS when nothing else writes (and before events are read, and at close):
+ * events, and touch()'s lastSeenAt. A crash loses at most that interval of them.
  * `synchronous=NORMAL` (the default here) leaves a commit in the OS's page cache, which survives
  * the server being killed (SIGKILL, a crash) but not the machine losing power; `sync=full`
  * fsyncs the WAL at every commit for that too, at a large cost per request.
@@ -24,7 +28,8 @@
  * holds them, loaded at open and brought up to date from each write's RETURNING row after it
  * committed: reads of enrollments (every request, the API's listings) cost what they cost in the
  * in-memory store, while 41 columns decoded per read would cost ~10 µs each, and a listing of
- * 100,000 seconds. The file stays the truth: what is in memory is what the last commit returned.
+ * 100,000 seconds. The file stays the truth: what is in memory is what the last write returned
+ * (in the open group), and what the file holds again after a rollback.
  * Queues, results, inventories and events are read from the file.
  */
 import { existsSync, mkdirSync } from 'node:fs';
@@ -68,6 +73,8 @@ export const EVENT_PRUNE_BATCH = 1024;
 export const DEFAULT_SQLITE_EVENT_CAPACITY = 1_000_000;
 /** How long events and touches wait to be written together (see flush). */
 export const FLUSH_INTERVAL_MS = 20;
+/** How long touch()'s lastSeenAt waits to be written (see scheduleTouches). */
+export const TOUCH_FLUSH_INTERVAL_MS = 1_000;
 
 /** Whatever a store can persist besides the Storage interface: the virtual clock's position. */
 export interface ClockPositionStore {
@@ -105,6 +112,9 @@ export class SqliteStorage implements Storage, ClockPositionStore {
   /** Events appended and touches made, not yet written (see flush). */
   private pendingEvents: EventInsert[] = [];
   private readonly pendingTouches = new Map<string, number>();
+  /** The touch timer fired: the next commit writes the pending touches (see scheduleTouches). */
+  private touchesDue = false;
+  private touchTimer: NodeJS.Timeout | undefined;
   private flushTimer: NodeJS.Timeout | undefined;
   private readonly s: ReturnType<typeof prepare>;
   private readonly eventStatements = new Map<string, Database.Statement>();
@@ -112,8 +122,10 @@ export class SqliteStorage implements Storage, ClockPositionStore {
   private readonly records = new Map<string, EnrollmentRecord>();
   /** Enrollment ids by seq: rows are never deleted, and the sweeps' indexes answer seqs. */
   private readonly idBySeq: string[] = [];
-  /** BEGIN, work, COMMIT (ROLLBACK if it throws); built once rather than per call. */
+  /** Work as a savepoint of the open group (rolled back alone if it throws); built once rather than per call. */
   private readonly runInTransaction: (work: () => unknown) => unknown;
+  /** The open group commit: its transaction is open, and its promise settles when it commits (see whenDurable). */
+  private group: { promise: Promise<void>; resolve: () => void; reject: (error: Error) => void } | undefined;
   private closed = false;
 
   constructor(file: string, options: SqliteStorageOptions = {}) {
@@ -209,10 +221,10 @@ export class SqliteStorage implements Storage, ClockPositionStore {
   touch(id: string, at: number): void {
     const e = this.records.get(id);
     if (!e) return;
-    // Every request touches: written with the next flush, or first in the next transaction on this row (see tx).
+    // Every request touches: written once per TOUCH_FLUSH_INTERVAL_MS, or first in the next transaction on this row (see tx).
     e.lastSeenAt = at;
     this.pendingTouches.set(id, at);
-    this.scheduleFlush();
+    this.scheduleTouches();
   }
 
   storeBootstrapToken(id: string, token: Buffer | undefined, at: number): void {
@@ -247,6 +259,7 @@ export class SqliteStorage implements Storage, ClockPositionStore {
   }
 
   resetNotNow(id: string): void {
+    this.openGroup();
     this.s.resetNotNow.run(id);
   }
 
@@ -270,6 +283,7 @@ export class SqliteStorage implements Storage, ClockPositionStore {
   }
 
   clearQueue(id: string): void {
+    this.openGroup();
     this.s.clearQueue.run(id);
   }
 
@@ -374,11 +388,17 @@ export class SqliteStorage implements Storage, ClockPositionStore {
   flush(): void {
     if (this.flushTimer !== undefined) clearTimeout(this.flushTimer);
     this.flushTimer = undefined;
+    if (this.group !== undefined) {
+      this.touchesDue = true;
+      this.commitGroup();
+      return;
+    }
     if (this.closed || (this.pendingEvents.length === 0 && this.pendingTouches.size === 0)) return;
     try {
-      this.runInTransaction(() => this.writePending());
+      this.runInTransaction(() => this.writePending(true));
       this.pendingEvents = [];
       this.pendingTouches.clear();
+      this.touchesDue = false;
     } catch (error) {
       // A log that cannot be written (a full disk) must not take the server down; the next write retries.
       process.emitWarning(`mdmsim could not write ${this.pendingEvents.length} event(s) to ${this.file}: ${(error as Error).message}`);
@@ -469,6 +489,7 @@ export class SqliteStorage implements Storage, ClockPositionStore {
   }
 
   saveClockPosition(now: number): void {
+    this.openGroup();
     this.s.setMeta.run(CLOCK_KEY, String(now));
   }
 
@@ -481,16 +502,17 @@ export class SqliteStorage implements Storage, ClockPositionStore {
       return this.tx(work);
     } catch (error) {
       // Calls inside kept their rows as they went; after a rollback, memory follows the file.
-      this.records.clear();
-      this.idBySeq.length = 0;
-      for (const row of this.s.loadEnrollments.iterate() as Iterable<SeqRow>) this.keep(row);
-      // Touches not yet written are still true.
-      for (const [id, at] of this.pendingTouches) {
-        const e = this.records.get(id);
-        if (e) e.lastSeenAt = at;
-      }
+      this.reloadRecords();
       throw error;
     }
+  }
+
+  /**
+   * Settles when the writes made so far are committed (rejects if that commit failed and was
+   * rolled back); undefined when there is nothing uncommitted. Answer a client after it.
+   */
+  whenDurable(): Promise<void> | undefined {
+    return this.group?.promise;
   }
 
   /**
@@ -517,6 +539,7 @@ export class SqliteStorage implements Storage, ClockPositionStore {
   close(): void {
     if (this.closed) return;
     this.flush();
+    if (this.touchTimer !== undefined) clearTimeout(this.touchTimer);
     this.closed = true;
     // A clean close folds the WAL back into the file (the next start has nothing to replay).
     this.db.close();
@@ -528,6 +551,7 @@ export class SqliteStorage implements Storage, ClockPositionStore {
    * it returns carries the lastSeenAt memory has.
    */
   private tx<T, R = T>(work: () => T, after?: (result: T) => R, id?: string): R {
+    this.openGroup();
     const touch = id === undefined ? undefined : this.pendingTouches.get(id);
     const result = this.runInTransaction(() => {
       if (touch !== undefined) this.s.touch.run(touch, id);
@@ -537,10 +561,60 @@ export class SqliteStorage implements Storage, ClockPositionStore {
     return after ? after(result) : (result as unknown as R);
   }
 
-  /** Writes every pending event and touch, in the transaction it is called in. */
-  private writePending(): void {
+  /** Opens the group commit's transaction unless one is open; it commits once this turn of the event loop is done. */
+  private openGroup(): void {
+    if (this.group !== undefined || this.closed) return;
+    this.s.begin.run();
+    let resolve!: () => void;
+    let reject!: (error: Error) => void;
+    const promise = new Promise<void>((res, rej) => ((resolve = res), (reject = rej)));
+    // Nobody may be waiting on a group that fails: that must not be an unhandled rejection.
+    promise.catch(() => undefined);
+    this.group = { promise, resolve, reject };
+    setImmediate(() => this.commitGroup());
+  }
+
+  /** Commits the open group with what is pending; on failure rolls it all back and memory follows the file. */
+  private commitGroup(): void {
+    const group = this.group;
+    if (group === undefined) return;
+    this.group = undefined;
+    const touches = this.touchesDue;
+    try {
+      this.writePending(touches);
+      this.s.commit.run();
+    } catch (error) {
+      if (this.db.inTransaction) this.s.rollback.run();
+      this.reloadRecords();
+      group.reject(error as Error);
+      process.emitWarning(`mdmsim could not commit to ${this.file}: ${(error as Error).message}; the requests waiting on it were not answered`);
+      return;
+    }
+    if (this.flushTimer !== undefined) clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+    this.pendingEvents = [];
+    if (touches) {
+      this.pendingTouches.clear();
+      this.touchesDue = false;
+    }
+    group.resolve();
+  }
+
+  /** Memory as the file has it (after a rollback); touches not yet written are still true. */
+  private reloadRecords(): void {
+    this.records.clear();
+    this.idBySeq.length = 0;
+    for (const row of this.s.loadEnrollments.iterate() as Iterable<SeqRow>) this.keep(row);
+    for (const [id, at] of this.pendingTouches) {
+      const e = this.records.get(id);
+      if (e) e.lastSeenAt = at;
+    }
+  }
+
+  /** Writes every pending event (and touch, with `touches`), in the transaction it is called in. */
+  private writePending(touches: boolean): void {
     for (const row of this.pendingEvents) this.s.insertEvent.run(...row);
-    for (const [id, at] of this.pendingTouches) this.s.touch.run(at, id);
+    if (touches) for (const [id, at] of this.pendingTouches) this.s.touch.run(at, id);
     this.eventsSincePrune += this.pendingEvents.length;
     if (this.eventsSincePrune >= EVENT_PRUNE_BATCH) {
       this.eventsSincePrune = 0;
@@ -549,6 +623,22 @@ export class SqliteStorage implements Storage, ClockPositionStore {
         this.prunedThrough = this.lastEventId - this.eventCapacity;
       }
     }
+  }
+
+  /**
+   * Touches wait longer than events: each is a random page of the enrollments table, and a
+   * device asks several times a second under load, so one write per device per interval
+   * replaces one per request (the largest share of each commit, measured by bench:storage).
+   */
+  private scheduleTouches(): void {
+    if (this.touchTimer !== undefined) return;
+    this.touchTimer = setTimeout(() => {
+      this.touchTimer = undefined;
+      this.touchesDue = true;
+      // An open group writes them when it commits; otherwise a transaction of their own.
+      if (this.group === undefined) this.flush();
+    }, TOUCH_FLUSH_INTERVAL_MS);
+    this.touchTimer.unref();
   }
 
   private scheduleFlush(): void {
@@ -560,6 +650,7 @@ export class SqliteStorage implements Storage, ClockPositionStore {
 
   /** One UPDATE … RETURNING of enrollment `id`; keeps the row it returned. Returns whether a row matched. */
   private update(id: string, statement: Database.Statement, ...params: unknown[]): boolean {
+    this.openGroup();
     const row = (this.pendingTouches.has(id) ? this.tx(() => statement.get(...params), undefined, id) : statement.get(...params)) as SeqRow | undefined;
     if (row === undefined) return false;
     this.keep(row);
@@ -739,6 +830,9 @@ function prepare(db: Database.Database) {
   const p = (sql: string) => db.prepare(sql);
   const pluck = (sql: string) => db.prepare(sql).pluck();
   return {
+    begin: p('BEGIN'),
+    commit: p('COMMIT'),
+    rollback: p('ROLLBACK'),
     countEnabled: p('SELECT count(*) AS n FROM enrollments WHERE enabled = ?'),
     lastEventId: p('SELECT max(id) AS id FROM events'),
     loadEnrollments: p(`SELECT ${SEQ_ROW} FROM enrollments ORDER BY seq`),

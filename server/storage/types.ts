@@ -223,6 +223,13 @@ export class DuplicateCommandError extends Error {
 
 export interface Storage {
   /**
+   * For a store that commits writes in groups (SQLite): settles once the writes made so far
+   * are durable, rejects if their commit failed; undefined when nothing is waiting to be
+   * committed. A store that is done when each call returns (memory) leaves it out. Whatever
+   * answers a client waits for it first (server/http/durable-answers.ts).
+   */
+  whenDurable?(): Promise<void> | undefined;
+  /**
    * Records an Authenticate: device facts kept, push info, tally, bootstrap and unlock tokens
    * reset, queue cleared, enrollment disabled, and the identity certificate (re)bound. The
    * agent's history (last check-in, version, install date, inventory) is kept; the install

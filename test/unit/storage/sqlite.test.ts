@@ -3,7 +3,7 @@
  * only a durable store promises: everything back after a reopen, event retention, the sweeps
  * answered from their indexes, and clear refusals of files it must not touch.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -178,6 +178,60 @@ describe('SqliteStorage on disk', () => {
     const reopened = new SqliteStorage(file);
     expect(reopened.listEnrollments().map((e) => e.id)).toEqual(ids);
     expect(reopened.getEnrollment('KEPT')).toMatchObject({ agentGoneAt: T0 + 5, removedAt: undefined });
+    reopened.close();
+  });
+
+  it('group commit: the writes of one turn commit together, and whenDurable settles once they are in the file', async () => {
+    const file = freshFile();
+    const store = new SqliteStorage(file);
+    enroll(store, 'D1');
+    await store.whenDurable();
+    expect(store.whenDurable()).toBeUndefined();
+    // The file as a SIGKILL at this instant would leave it: the database and its WAL, reopened elsewhere.
+    const queueAfterCrash = (): string[] => {
+      const copy = `${file}-crash-${++n}`;
+      copyFileSync(file, copy);
+      if (existsSync(`${file}-wal`)) copyFileSync(`${file}-wal`, `${copy}-wal`);
+      const crashed = new SqliteStorage(copy);
+      try {
+        return crashed.listQueue('D1').map((q) => q.commandUUID);
+      } finally {
+        crashed.close();
+      }
+    };
+    const command = (uuid: string) => ({ commandUUID: uuid, requestType: 'DeviceInformation', body: Buffer.from(`<plist>${uuid}</plist>`), createdAt: T0 });
+    store.enqueue(['D1'], command('C1'));
+    const durable = store.whenDurable();
+    expect(durable).toBeInstanceOf(Promise);
+    store.enqueue(['D1'], command('C2'));
+    expect(store.whenDurable()).toBe(durable);
+    expect(store.listQueue('D1').map((q) => q.commandUUID)).toEqual(['C1', 'C2']);
+    expect(queueAfterCrash()).toEqual([]);
+    await durable;
+    expect(store.whenDurable()).toBeUndefined();
+    expect(queueAfterCrash()).toEqual(['C1', 'C2']);
+    store.close();
+  });
+
+  it('writes touches once a second, not with every commit; close writes them', async () => {
+    const file = freshFile();
+    const store = new SqliteStorage(file);
+    enroll(store, 'D1');
+    await store.whenDurable();
+    store.touch('D1', T0 + 60_000);
+    store.enqueue(['D1'], { commandUUID: 'C1', requestType: 'DeviceInformation', body: Buffer.from('<plist/>'), createdAt: T0 });
+    await store.whenDurable();
+    expect(store.getEnrollment('D1')!.lastSeenAt).toBe(T0 + 60_000);
+    const copy = `${file}-copy`;
+    copyFileSync(file, copy);
+    if (existsSync(`${file}-wal`)) copyFileSync(`${file}-wal`, `${copy}-wal`);
+    const crashed = new SqliteStorage(copy);
+    expect(crashed.getEnrollment('D1')!.lastSeenAt).toBe(T0 + 1000);
+    expect(crashed.listQueue('D1')).toHaveLength(1);
+    crashed.close();
+    store.close();
+    const reopened = new SqliteStorage(file);
+    expect(reopened.getEnrollment('D1')!.lastSeenAt).toBe(T0 + 60_000);
     reopened.close();
   });
 
