@@ -20,6 +20,8 @@ import { SCENARIOS, resolveScenario } from './scenarios';
 import { formatEvent, isRoutine } from './timeline';
 import { addPostureSyncCommand } from './cli-posture';
 import { registerTokenCommand } from './cli-token';
+import { registerNetworkRequirementsCommand } from './cli-network-requirements';
+import { addTenantOptions, tenantFromFlags, type TenantFlags } from './cli-tenant';
 import { tlsProfile, TlsProfileError, type TlsProfileName } from '../server/http/tls-profiles';
 import { openStore, parseStoreSpec, StoreSpecError, type StoreSpec } from '../server/storage/open';
 
@@ -93,7 +95,7 @@ function collectKey(value: string, previous: ProviderKeyInput[]): ProviderKeyInp
   return [...previous, { teamId: m[1]!, keyId: m[2]!, key }];
 }
 
-interface ServeOptions {
+interface ServeOptions extends TenantFlags {
   host: string;
   port: number;
   tlsProfile: TlsProfileName;
@@ -130,8 +132,7 @@ export function buildProgram(): Command {
     .showHelpAfterError()
     .configureOutput({ writeOut: (s) => process.stdout.write(s), writeErr: (s) => process.stderr.write(s) });
 
-  program
-    .command('serve')
+  addTenantOptions(program.command('serve'), "saved in the data dir's tenant.json, made there the first time")
     .description('run the MDM server, its control API and event stream (HTTPS)')
     .option('--host <host>', 'interface to listen on', '127.0.0.1')
     .option('--port <port>', 'HTTPS port: MDM, agent, APIs, dashboard (0 = any free port)', port, 8443)
@@ -164,6 +165,7 @@ export function buildProgram(): Command {
     .action(async (opts: ServeOptions) => {
       const log = pino({ level: opts.logLevel, base: undefined }, pino.destination(2));
       const server = await startServer({
+        tenant: tenantFromFlags(opts),
         host: opts.host,
         port: opts.port,
         tlsProfile: opts.tlsProfile,
@@ -220,8 +222,7 @@ export function buildProgram(): Command {
     .addOption(new Option('--log-level <level>', 'stderr log level').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'))
     .action((opts: FleetCliOptions) => runFleet(opts));
 
-  program
-    .command('lab')
+  addTenantOptions(program.command('lab'), 'default: a fresh one, kept in --data-dir when given')
     .description('one process: server, simulated Macs and a virtual clock; plays a scenario and prints its timeline')
     .option('--scenario <name|file>', `a shipped scenario (${Object.keys(SCENARIOS).join(', ')}) or a scenario file (YAML)`)
     .option('--devices <n>', 'Macs in the lab (default: the scenario\'s, else 3)', nonNegativeInteger)
@@ -237,6 +238,7 @@ export function buildProgram(): Command {
     .action((opts: LabCliOptions) => runLab(opts));
 
   registerTokenCommand(program);
+  registerNetworkRequirementsCommand(program);
   addPostureSyncCommand(program);
   return program;
 }
@@ -363,7 +365,7 @@ class Progress {
   }
 }
 
-interface LabCliOptions {
+interface LabCliOptions extends TenantFlags {
   scenario?: string;
   tlsProfile?: TlsProfileName;
   devices?: number;
@@ -400,7 +402,7 @@ async function runLab(opts: LabCliOptions): Promise<void> {
     host: opts.host,
     port: opts.port,
     dataDir: opts.dataDir,
-    server: { ...scenario?.lab?.server, ...(opts.tlsProfile !== undefined ? { tlsProfile: opts.tlsProfile } : {}), onError: (error) => log.error({ err: error }, 'unexpected error') },
+    server: { ...scenario?.lab?.server, tenant: { ...scenario?.lab?.server?.tenant, ...tenantFromFlags(opts) }, ...(opts.tlsProfile !== undefined ? { tlsProfile: opts.tlsProfile } : {}), onError: (error) => log.error({ err: error }, 'unexpected error') },
   });
   log.info(lab.server.info, 'lab serving');
   if (!scenario) {

@@ -46,7 +46,8 @@ describe('mdmsim serve', () => {
   it('prints one ready line, serves MDM over HTTPS with its CA, and stops on SIGTERM', async () => {
     const { child, ready, stderr } = await serve(['--port', '0', '--data-dir', dataDir, '--clock', 'virtual', '--api-token', 'cli-token']);
     try {
-      expect(Object.keys(ready)).toEqual(['ready', 'mdm', 'enroll', 'apns', 'courier', 'api', 'dashboard', 'caCert', 'apiToken']);
+      // The contract keys first, unchanged; issue 9 added the tenant and its device-facing URLs after them.
+      expect(Object.keys(ready)).toEqual(['ready', 'mdm', 'enroll', 'apns', 'courier', 'api', 'dashboard', 'caCert', 'apiToken', 'tenant', 'deviceUrls']);
       expect(ready).toMatchObject({ ready: true, apiToken: 'cli-token', caCert: join(dataDir, 'ca.pem') });
       // --port 0 puts the APNs mock on free ports too, so parallel servers never collide.
       expect(ready.apns).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
