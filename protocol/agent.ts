@@ -30,6 +30,7 @@
  * as `session_expires_at - server_time`, so its own clock may differ from the server's. A
  * reinstall or an erase drops the token. A server with auth `none` issues no tokens.
  */
+import { createHash, X509Certificate } from 'node:crypto';
 import { problem } from './problem';
 
 export const AGENT_BUNDLE_ID = 'io.mdmsim.agent';
@@ -64,6 +65,19 @@ export interface AgentConfiguration {
   AgentCheckinURL: string;
   /** Seconds between recurring check-ins (default 900). */
   CheckinIntervalSeconds?: number;
+  /**
+   * The agent's certificate pin: base64 of the SHA-256 of the server certificate's
+   * SubjectPublicKeyInfo (publicKeyPin). The agent refuses any connection to its server whose
+   * certificate carries another key, whoever issued it: this is what TLS inspection breaks, even
+   * with the inspection CA trusted (the seed's "SSL/TLS Inspection"). Absent: no pinning.
+   */
+  ServerPinSHA256?: string;
+}
+
+/** A certificate's key pin: base64 SHA-256 of its SubjectPublicKeyInfo (DER), as HPKP's pin-sha256. */
+export function publicKeyPin(certificate: Buffer | string | X509Certificate): string {
+  const cert = certificate instanceof X509Certificate ? certificate : new X509Certificate(certificate);
+  return createHash('sha256').update(cert.publicKey.export({ type: 'spki', format: 'der' })).digest('base64');
 }
 
 export type AgentCheckinKind =

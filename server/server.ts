@@ -30,6 +30,7 @@ import { rootCertificates } from 'node:tls';
 import { ApnsClient, PushService } from './push';
 import { DEFAULT_APNS_PORT, DEFAULT_COURIER_PORT, startApnsMock, type ApnsMock, type ProviderKeyInput } from './apns';
 import { AgentArtifacts, type AgentPackageOptions } from './agent/package';
+import { publicKeyPin } from '../protocol/agent';
 import { AgentService } from './agent/agent-service';
 import { createAgentHandler, isAgentPath } from './agent/handler';
 import { AgentPolicy } from './policy/agent-policy';
@@ -201,6 +202,8 @@ export class MdmsimServer {
   private apnsSender?: ApnsClient;
   private closeStream?: () => void;
   private baseUrl = '';
+  /** The pin of the HTTPS certificate's key (protocol/agent.ts publicKeyPin), handed to the agent at install. */
+  private agentKeyPin: string | undefined;
 
   private constructor(options: ServerOptions, dataDir: string, apiToken: string, tenant: Tenant) {
     this.dataDir = dataDir;
@@ -222,7 +225,7 @@ export class MdmsimServer {
       events: this.events,
       service: this.service,
       push: () => this.pushService,
-      urls: () => ({ manifestUrl: this.deviceUrls.agentManifestUrl(), checkinUrl: this.deviceUrls.agentCheckinUrl() }),
+      urls: () => ({ manifestUrl: this.deviceUrls.agentManifestUrl(), checkinUrl: this.deviceUrls.agentCheckinUrl(), pin: this.agentKeyPin }),
       settings: options.agentPolicy,
       onError: options.onError ?? reportToStderr,
     });
@@ -252,6 +255,8 @@ export class MdmsimServer {
     // The tenant's names too: devices are handed URLs on them (server/tenant/urls.ts).
     const certificateHosts = [host, ...(options.certificateHosts ?? []), ...tenantCertificateNames(this.tenant)];
     const tls = await loadOrCreateServerCert(this.dataDir, ca, certificateHosts.filter((h) => !isWildcard(h)));
+    // The agent pins this certificate's key: its install's Configuration carries the pin.
+    this.agentKeyPin = publicKeyPin(tls.certPem);
 
     this.push = await loadOrCreatePushCert(this.dataDir, ca);
     const enrollment = new EnrollmentService({

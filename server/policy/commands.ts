@@ -13,6 +13,8 @@ import type { EnrollmentRecord } from '../storage/types';
 export interface AgentUrls {
   manifestUrl: string;
   checkinUrl: string;
+  /** The pin of the server certificate's key the agent is to check (AgentConfiguration.ServerPinSHA256). */
+  pin?: string;
 }
 
 /** Why a command cannot be sent to a device, from the schema's first complaint. */
@@ -94,10 +96,10 @@ export class PolicyCommands {
   }
 
   private buildInstall(ctx: Kind): Command {
-    const { manifestUrl, checkinUrl } = this.urls();
+    const { manifestUrl, checkinUrl, pin } = this.urls();
     const v = parseVersion(ctx.osVersion);
     const modern = v !== undefined && compareVersions(v, MACOS_11) >= 0;
-    const configuration: AgentConfiguration = { AgentCheckinURL: checkinUrl, CheckinIntervalSeconds: AGENT_CHECKIN_INTERVAL_MS / 1000 };
+    const configuration: AgentConfiguration = { AgentCheckinURL: checkinUrl, CheckinIntervalSeconds: AGENT_CHECKIN_INTERVAL_MS / 1000, ...(pin !== undefined ? { ServerPinSHA256: pin } : {}) };
     const managed = modern && ctx.enrollment !== 'user';
     return commands.InstallEnterpriseApplication({
       ManifestURL: manifestUrl,

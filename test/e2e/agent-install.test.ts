@@ -4,7 +4,9 @@
  * Apple's schema) and the Mac is pushed at once; its answer is recorded; a re-enrollment
  * queues it again.
  */
-import { AGENT_CHECKIN_PATH, AGENT_MANIFEST_PATH } from '../../protocol/agent';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { AGENT_CHECKIN_PATH, AGENT_MANIFEST_PATH, publicKeyPin } from '../../protocol/agent';
 import type { PlistDict } from '../../protocol/plist/types';
 import { reports } from '../../protocol/result';
 import { validateCommand } from '../../protocol/schema';
@@ -41,7 +43,8 @@ describe('on enrollment', () => {
     expect(command?.Command).toEqual({
       RequestType: 'InstallEnterpriseApplication',
       ManifestURL: `${t.server.url}${AGENT_MANIFEST_PATH}`,
-      Configuration: { AgentCheckinURL: `${t.server.url}${AGENT_CHECKIN_PATH}`, CheckinIntervalSeconds: 900 },
+      // The pin is the server certificate's key, as the agent checks it on every connection.
+      Configuration: { AgentCheckinURL: `${t.server.url}${AGENT_CHECKIN_PATH}`, CheckinIntervalSeconds: 900, ServerPinSHA256: publicKeyPin(readFileSync(join(t.server.dataDir, 'server.pem'))) },
       InstallAsManaged: true,
       ManagementFlags: 1,
     });

@@ -25,6 +25,14 @@ describe('the agent install command', () => {
     expect(validateCommand(cmd as unknown as PlistDict, { platform: 'macOS', osVersion: v, strict: true })).toMatchObject({ ok: true, warnings: [] });
   });
 
+  it("carries the server key's pin in the Configuration when the server gives one (the agent pins it)", () => {
+    const pinned = new PolicyCommands(() => ({ ...urls, pin: 'n7l2A6Y5kq4nS0sVv5wYx3r3g0m2v7cG4C3m0r9yT1E=' }));
+    const cmd = pinned.agentInstall(mac('14.4.1'));
+    if ('unsupported' in cmd) throw new Error(cmd.unsupported);
+    expect(cmd.Command.Configuration).toEqual({ AgentCheckinURL: urls.checkinUrl, CheckinIntervalSeconds: 900, ServerPinSHA256: 'n7l2A6Y5kq4nS0sVv5wYx3r3g0m2v7cG4C3m0r9yT1E=' });
+    expect(validateCommand(cmd as unknown as PlistDict, { platform: 'macOS', osVersion: '14.4.1', strict: true })).toMatchObject({ ok: true, warnings: [] });
+  });
+
   it.each(['10.13.6', '10.14.6', '10.15.7'])('macOS %s: ManifestURL only; strictly valid', (v) => {
     const cmd = c.agentInstall(mac(v));
     if ('unsupported' in cmd) throw new Error(cmd.unsupported);
