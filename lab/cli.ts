@@ -22,6 +22,7 @@ import { addPostureSyncCommand } from './cli-posture';
 import { registerTokenCommand } from './cli-token';
 import { registerNetworkRequirementsCommand } from './cli-network-requirements';
 import { addTenantOptions, tenantFromFlags, type TenantFlags } from './cli-tenant';
+import { registerNetworkCheckCommand } from './cli-network-check';
 import { tlsProfile, TlsProfileError, type TlsProfileName } from '../server/http/tls-profiles';
 import { openStore, parseStoreSpec, StoreSpecError, type StoreSpec } from '../server/storage/open';
 
@@ -239,6 +240,7 @@ export function buildProgram(): Command {
 
   registerTokenCommand(program);
   registerNetworkRequirementsCommand(program);
+  registerNetworkCheckCommand(program);
   addPostureSyncCommand(program);
   return program;
 }

@@ -14,7 +14,7 @@
  *   later table can sit next to it.
  *
  * Suites are written with their IANA names (what the guide and SSL Labs print) and mapped to
- * OpenSSL's names (what Node is configured with); test/unit/tls-profiles.test.ts checks every
+ * OpenSSL's names (what Node is configured with); test/unit/network/tls-profiles.test.ts checks every
  * mapping and code point against `openssl ciphers -V -stdname`.
  */
 
