@@ -10,9 +10,10 @@
  * whenDurable() answers the commit that covers the writes made so far; the HTTPS server holds
  * every answer until then (server/http/durable-answers.ts), so whatever was acknowledged to a
  * client is in the WAL, and a crash before the commit loses only what nobody was told. Two
- * kinds of writes promise nothing to a client, and are written with the next commit, or every
- * FLUSH_INTERVAL_MS when nothing else writes (and before events are read, and at close):
- * events, and touch()'s lastSeenAt. A crash loses at most that interval of them.
+ * kinds of writes promise nothing to a client and wait: events, written with the next commit or
+ * FLUSH_INTERVAL_MS after they were appended, and touch()'s lastSeenAt, written once per
+ * TOUCH_FLUSH_INTERVAL_MS (both before events are read, and at close). A crash loses at most
+ * those intervals of them.
  * `synchronous=NORMAL` (the default here) leaves a commit in the OS's page cache, which survives
  * the server being killed (SIGKILL, a crash) but not the machine losing power; `sync=full`
  * fsyncs the WAL at every commit for that too, at a large cost per request.
@@ -22,7 +23,8 @@
  *
  * Events: the newest `eventCapacity` (default 1,000,000) are kept; older ones are deleted in
  * batches of EVENT_PRUNE_BATCH, so up to that many more can be there between two prunes. A
- * device's events are found through an index kept in memory (see eventIdsOf).
+ * device's events, and its command results, are found through indexes kept in memory (see
+ * eventIdsOf, resultSeqsOf): a b-tree on a device id would cost a random page per row written.
  *
  * Enrollment records are also held in memory, one object per enrollment as the in-memory store
  * holds them, loaded at open and brought up to date from each write's RETURNING row after it
@@ -107,6 +109,8 @@ export class SqliteStorage implements Storage, ClockPositionStore {
   private eventsSincePrune = 0;
   /** Events with ids up to this one are deleted (see writePending). */
   private prunedThrough = 0;
+  /** See resultSeqsOf; undefined until the first per-device query. */
+  private resultSeqsById: Map<string, number[]> | undefined;
   /** See eventIdsOf; undefined until the first per-device query. */
   private eventIdsByUdid: Map<string, number[]> | undefined;
   /** Events appended and touches made, not yet written (see flush). */
@@ -269,15 +273,18 @@ export class SqliteStorage implements Storage, ClockPositionStore {
 
   storeReport(id: string, report: Omit<ResultRecord, 'id' | 'requestType'>): ReportOutcome {
     return this.tx(() => {
-      const item = this.s.queueItem.get(id, report.commandUUID) as { seq: number; requestType: string } | undefined;
+      const item = this.s.queueItem.get(id, report.commandUUID) as { seq: number; requestType: string; commandSeq: number } | undefined;
       if (!item) {
         // Not queued: a retried final report, or a command this device never had.
-        const last = this.s.lastResultStatus.get(id, report.commandUUID) as { status: CommandStatus } | undefined;
+        const last = this.s.lastResultStatus.get(report.commandUUID, id) as { status: CommandStatus } | undefined;
         return last !== undefined && FINAL_STATUSES.has(last.status) ? 'repeat' : 'unknown';
       }
       if (FINAL_STATUSES.has(report.status)) this.s.dequeue.run(id, item.seq);
       else if (report.status === 'NotNow') this.s.markNotNow.run(id, item.seq);
-      this.s.insertResult.run(id, report.commandUUID, item.requestType, report.status, report.raw, report.at);
+      const seq = Number(this.s.insertResult.run(id, report.commandUUID, item.commandSeq, item.requestType, report.status, report.raw, report.at).lastInsertRowid);
+      const seqs = this.resultSeqsById?.get(id);
+      if (seqs !== undefined) seqs.push(seq);
+      else this.resultSeqsById?.set(id, [seq]);
       return 'stored';
     });
   }
@@ -303,7 +310,15 @@ export class SqliteStorage implements Storage, ClockPositionStore {
     if (query.commandUUID !== undefined) {
       return (query.id === undefined ? this.s.resultsOfCommand.all(query.commandUUID) : this.s.resultsOfBoth.all(query.commandUUID, query.id)) as ResultRecord[];
     }
-    if (query.id !== undefined) return this.s.resultsOfEnrollment.all(query.id) as ResultRecord[];
+    if (query.id !== undefined) {
+      const out: ResultRecord[] = [];
+      for (const seq of this.resultSeqsOf(query.id)) {
+        const row = this.s.resultBySeq.get(seq) as ResultRecord | undefined;
+        // A seq of a rolled-back row may have been reused by another device's result.
+        if (row !== undefined && row.id === query.id) out.push(row);
+      }
+      return out;
+    }
     return this.s.allResults.all() as ResultRecord[];
   }
 
@@ -529,7 +544,8 @@ export class SqliteStorage implements Storage, ClockPositionStore {
       countEnabled: plan(this.s.countEnabled.source, 1),
       nextCommand: plan(this.s.nextCommand.source, 'x'),
       storeReport: plan(this.s.queueItem.source, 'x', 'y'),
-      resultsOfDevice: plan(this.s.resultsOfEnrollment.source, 'x'),
+      resultsOfCommand: plan(this.s.resultsOfCommand.source, 'x'),
+      resultBySeq: plan(this.s.resultBySeq.source, 1),
       eventById: plan(this.s.eventById.source, 1),
       eventsSince: plan(this.s.firstEventAtOrAfter.source, 0),
       eventsAfterId: plan(eventsSql({ afterId: 0 }).sql, 0),
@@ -600,8 +616,28 @@ export class SqliteStorage implements Storage, ClockPositionStore {
     group.resolve();
   }
 
+  /**
+   * A device's results, as seqs in order: kept in memory rather than in a b-tree on the
+   * enrollment id, which would cost a random page per result written (see schema V2). Built at
+   * the first per-device query from one scan, then kept up to date by storeReport.
+   */
+  private resultSeqsOf(id: string): readonly number[] {
+    if (this.resultSeqsById === undefined) {
+      const byId = new Map<string, number[]>();
+      for (const r of this.s.resultOwners.iterate() as Iterable<{ seq: number; id: string }>) {
+        const list = byId.get(r.id);
+        if (list) list.push(r.seq);
+        else byId.set(r.id, [r.seq]);
+      }
+      this.resultSeqsById = byId;
+    }
+    return this.resultSeqsById.get(id) ?? [];
+  }
+
   /** Memory as the file has it (after a rollback); touches not yet written are still true. */
   private reloadRecords(): void {
+    // Rebuilt from the file at the next per-device query.
+    this.resultSeqsById = undefined;
     this.records.clear();
     this.idBySeq.length = 0;
     for (const row of this.s.loadEnrollments.iterate() as Iterable<SeqRow>) this.keep(row);
@@ -824,6 +860,8 @@ function toRecord(r: EnrollmentRow): EnrollmentRecord {
 const SEQ_ROW = `seq, ${ENROLLMENT_COLUMNS}`;
 const COMMAND_COLUMNS = 'c.commandUUID AS commandUUID, c.requestType AS requestType, c.body AS body, c.createdAt AS createdAt';
 const RESULT_COLUMNS = 'id, commandUUID, requestType, status, raw, at';
+/** A command's seq from its CommandUUID (0 matches no result: seqs start at 1). */
+const COMMAND_SEQ = 'SELECT coalesce((SELECT seq FROM commands WHERE commandUUID = ?), 0)';
 
 /** Every statement, prepared once. */
 function prepare(db: Database.Database) {
@@ -874,18 +912,19 @@ function prepare(db: Database.Database) {
     nextCommand: p(`SELECT ${COMMAND_COLUMNS} FROM queue q JOIN commands c ON c.commandUUID = q.commandUUID WHERE q.id = ? AND q.status = 'queued' ORDER BY q.seq LIMIT 1`),
     resetNotNow: p("UPDATE queue SET status = 'queued' WHERE id = ? AND status = 'NotNow'"),
     queuedCommand: p(`SELECT ${COMMAND_COLUMNS} FROM queue q JOIN commands c ON c.commandUUID = q.commandUUID WHERE q.id = ? AND q.commandUUID = ? ORDER BY q.seq LIMIT 1`),
-    queueItem: p('SELECT q.seq AS seq, c.requestType AS requestType FROM queue q JOIN commands c ON c.commandUUID = q.commandUUID WHERE q.id = ? AND q.commandUUID = ? ORDER BY q.seq LIMIT 1'),
-    lastResultStatus: p('SELECT status FROM results WHERE id = ? AND commandUUID = ? ORDER BY seq DESC LIMIT 1'),
+    queueItem: p('SELECT q.seq AS seq, c.requestType AS requestType, c.seq AS commandSeq FROM queue q JOIN commands c ON c.commandUUID = q.commandUUID WHERE q.id = ? AND q.commandUUID = ? ORDER BY q.seq LIMIT 1'),
+    lastResultStatus: p(`SELECT status FROM results WHERE commandSeq = (${COMMAND_SEQ}) AND id = ? ORDER BY seq DESC LIMIT 1`),
     dequeue: p('DELETE FROM queue WHERE id = ? AND seq = ?'),
     markNotNow: p("UPDATE queue SET status = 'NotNow' WHERE id = ? AND seq = ?"),
-    insertResult: p('INSERT INTO results (id, commandUUID, requestType, status, raw, at) VALUES (?, ?, ?, ?, ?, ?)'),
+    insertResult: p('INSERT INTO results (id, commandUUID, commandSeq, requestType, status, raw, at) VALUES (?, ?, ?, ?, ?, ?, ?)'),
     clearQueue: p('DELETE FROM queue WHERE id = ?'),
     command: p('SELECT commandUUID, requestType, body, createdAt FROM commands WHERE commandUUID = ?'),
     listQueue: p('SELECT q.commandUUID AS commandUUID, c.requestType AS requestType, q.status AS status, q.queuedAt AS queuedAt FROM queue q JOIN commands c ON c.commandUUID = q.commandUUID WHERE q.id = ? ORDER BY q.seq'),
     queueLength: p('SELECT count(*) AS n FROM queue WHERE id = ?'),
-    resultsOfCommand: p(`SELECT ${RESULT_COLUMNS} FROM results WHERE commandUUID = ? ORDER BY seq`),
-    resultsOfBoth: p(`SELECT ${RESULT_COLUMNS} FROM results WHERE commandUUID = ? AND id = ? ORDER BY seq`),
-    resultsOfEnrollment: p(`SELECT ${RESULT_COLUMNS} FROM results WHERE id = ? ORDER BY seq`),
+    resultsOfCommand: p(`SELECT ${RESULT_COLUMNS} FROM results WHERE commandSeq = (${COMMAND_SEQ}) ORDER BY seq`),
+    resultsOfBoth: p(`SELECT ${RESULT_COLUMNS} FROM results WHERE commandSeq = (${COMMAND_SEQ}) AND id = ? ORDER BY seq`),
+    resultBySeq: p(`SELECT ${RESULT_COLUMNS} FROM results WHERE seq = ?`),
+    resultOwners: p('SELECT seq, id FROM results ORDER BY seq'),
     allResults: p(`SELECT ${RESULT_COLUMNS} FROM results ORDER BY at, seq`),
 
     agentCheckin: p(`UPDATE enrollments SET agentLastCheckinAt = @at, agentLastCheckinKind = @kind, agentVersion = @version, agentInstalledAt = @installedAt,

@@ -11,7 +11,7 @@ import { VirtualClock } from '../../../protocol/clock';
 import { createStoreClock } from '../../../server/storage/clock';
 import { openStore, parseStoreSpec } from '../../../server/storage/open';
 import { EVENT_PRUNE_BATCH, SqliteStorage, StoreFileError } from '../../../server/storage/sqlite';
-import { APPLICATION_ID, SCHEMA_VERSION } from '../../../server/storage/sqlite/schema';
+import { APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION } from '../../../server/storage/sqlite/schema';
 import { MemoryStorage } from '../../../server/storage/memory';
 import { runStorageConformance } from '../../conformance/storage';
 
@@ -233,6 +233,48 @@ describe('SqliteStorage on disk', () => {
     const reopened = new SqliteStorage(file);
     expect(reopened.getEnrollment('D1')!.lastSeenAt).toBe(T0 + 60_000);
     reopened.close();
+  });
+
+  it('migrates a schema-1 file: its results found again by command and by device', () => {
+    const file = freshFile();
+    const v1 = new Database(file);
+    v1.pragma(`application_id = ${APPLICATION_ID}`);
+    v1.exec(MIGRATIONS[0]!);
+    v1.pragma('user_version = 1');
+    v1.prepare("INSERT INTO commands (commandUUID, requestType, body, createdAt) VALUES ('C1', 'DeviceInformation', x'00', 1), ('C2', 'DeviceLock', x'00', 2)").run();
+    v1.prepare("INSERT INTO results (id, commandUUID, requestType, status, raw, at) VALUES ('D1', 'C1', 'DeviceInformation', 'Acknowledged', x'01', 3), ('D2', 'C1', 'DeviceInformation', 'Error', x'02', 4), ('D1', 'C2', 'DeviceLock', 'Acknowledged', x'03', 5)").run();
+    v1.close();
+    const store = new SqliteStorage(file);
+    expect(store.listResults({ commandUUID: 'C1' }).map((r) => [r.id, r.status])).toEqual([['D1', 'Acknowledged'], ['D2', 'Error']]);
+    expect(store.listResults({ commandUUID: 'C1', id: 'D2' }).map((r) => r.status)).toEqual(['Error']);
+    expect(store.listResults({ id: 'D1' }).map((r) => r.commandUUID)).toEqual(['C1', 'C2']);
+    expect(store.listResults({ commandUUID: 'NONE' })).toEqual([]);
+    store.close();
+    const db = new Database(file);
+    expect(db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
+    expect((db.prepare("SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'results'").all() as { name: string }[]).map((r) => r.name)).toEqual(['results_by_command_seq']);
+    db.close();
+  });
+
+  it('finds a device\'s results after a rolled-back batch reused their seqs', () => {
+    const store = new SqliteStorage(freshFile());
+    enroll(store, 'D1');
+    enroll(store, 'D2');
+    const command = (uuid: string) => ({ commandUUID: uuid, requestType: 'DeviceInformation', body: Buffer.from('<plist/>'), createdAt: T0 });
+    store.enqueue(['D1', 'D2'], command('C1'));
+    store.enqueue(['D1', 'D2'], command('C2'));
+    expect(store.listResults({ id: 'D1' })).toEqual([]);
+    expect(() =>
+      store.batch(() => {
+        store.storeReport('D1', { commandUUID: 'C1', status: 'Acknowledged', raw: Buffer.from('gone'), at: T0 });
+        throw new Error('rolled back');
+      }),
+    ).toThrow('rolled back');
+    store.storeReport('D2', { commandUUID: 'C1', status: 'Acknowledged', raw: Buffer.from('d2'), at: T0 + 1 });
+    store.storeReport('D1', { commandUUID: 'C2', status: 'Acknowledged', raw: Buffer.from('d1'), at: T0 + 2 });
+    expect(store.listResults({ id: 'D1' }).map((r) => r.raw.toString())).toEqual(['d1']);
+    expect(store.listResults({ id: 'D2' }).map((r) => r.raw.toString())).toEqual(['d2']);
+    store.close();
   });
 
   it('creates missing directories for its file', () => {
