@@ -3,7 +3,7 @@
  * real sockets), and a simulated Mac enrolling and running its agent against a server on the
  * vendor's profile.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -35,8 +35,9 @@ function run(args: string[]): Promise<{ code: number | null; stdout: string; std
   return new Promise((resolve) => child.once('exit', (code) => resolve({ code, stdout, stderr })));
 }
 
-function serve(args: string[]): Promise<{ child: ChildProcess; ready: any }> {
-  const child = spawn(process.execPath, [bin, 'serve', '--port', '0', '--data-dir', dataDir, '--log-level', 'warn', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+/** `mdmsim serve` (or lab, without a scenario, in a temporary data dir of its own) until its ready line. */
+function serve(args: string[], command = 'serve'): Promise<{ child: ChildProcess; ready: any }> {
+  const child = spawn(process.execPath, [bin, command, '--port', '0', ...(command === 'serve' ? ['--data-dir', dataDir] : []), '--log-level', 'warn', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let err = '';
   child.stderr!.on('data', (d) => (err += d));
   return new Promise((resolve, reject) => {
@@ -86,6 +87,18 @@ describe('mdmsim serve --tls-profile vendor-2024 and mdmsim network check', () =
     expect(report.protocols.filter((p: any) => p.negotiated).map((p: any) => p.version)).toEqual(['TLSv1.2', 'TLSv1.1', 'TLSv1']);
     expect(report.cipherSuites[0].suites).toHaveLength(12);
     expect(report.certificate.trust.chains).toBe(true);
+  });
+
+  it('mdmsim lab --tls-profile vendor-2024 serves TLS 1.0 (openssl s_client)', async () => {
+    const lab = await serve(['--tls-profile', 'vendor-2024', '--devices', '0'], 'lab');
+    try {
+      const port = new URL(lab.ready.mdm).port;
+      const tls10 = spawnSync('openssl', ['s_client', '-connect', `127.0.0.1:${port}`, '-brief', '-tls1', '-cipher', 'ALL:@SECLEVEL=0'], { input: '', encoding: 'utf8' });
+      expect(tls10.status).toBe(0);
+      expect(tls10.stderr).toMatch(/^Ciphersuite: ECDHE-RSA-AES128-SHA$/m);
+    } finally {
+      expect(await stop(lab.child)).toBe(0);
+    }
   });
 
   it('refuses an unknown profile, listing the profiles', async () => {
