@@ -246,6 +246,7 @@ async function sweepRun(kind: Kind, dataDir: string, file: string, topic: string
   const store: Storage = kind === 'sqlite' ? new SqliteStorage(file) : new MemoryStorage();
   const t0 = Date.now();
   batch(store, () => seedFleet(store, FLEET, OVERDUE, topic));
+  await store.whenDurable?.();
   const seedMs = Date.now() - t0;
   const clock = new VirtualClock({ start: NOW });
   const server = await startServer({ port: 0, dataDir, clock, apiToken: TOKEN, store, apns: false, agentPolicy: { installOnEnrollment: false, inventoryInterval: false } });
@@ -253,6 +254,8 @@ async function sweepRun(kind: Kind, dataDir: string, file: string, topic: string
     const timed = async (expect: (r: Awaited<ReturnType<typeof server.agentPolicy.sweepNow>>) => boolean, what: string) => {
       const t = process.hrtime.bigint();
       const report = await server.agentPolicy.sweepNow();
+      // Committed, as a client would be told: the SQLite store commits writes in groups (see whenDurable).
+      await store.whenDurable?.();
       const ms = Number(process.hrtime.bigint() - t) / 1e6;
       if (!expect(report)) throw new Error(`${kind}: the ${what} sweep did not do what it should: ${JSON.stringify({ ...report, fired: report.fired.length })}`);
       return ms;
