@@ -3,13 +3,17 @@
  * Labs summary (the form the vendor's network guide shows for its MDM host) or as JSON.
  * stdout carries the report; errors go to stderr with exit code 1.
  */
+import { lookup as dnsLookup } from 'node:dns';
+import type { LookupFunction } from 'node:net';
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { parseResolveFlag, Resolver } from '../agent-sim/network/resolver';
 import { checkTls, DEFAULT_CHECK_TIMEOUT_MS, NetworkCheckError, readCaFile, type NetworkCheckReport } from './network-check';
 
 interface CheckCliOptions {
   ca?: string;
   format: 'table' | 'json';
   timeout: number;
+  resolve: Array<{ pattern: string; address: string }>;
 }
 
 /** The `network` command, shared with its other subcommands (whoever registers first makes it). */
@@ -22,6 +26,27 @@ function timeoutMs(value: string): number {
   return Number(value);
 }
 
+function resolveEntry(value: string, previous: Array<{ pattern: string; address: string }>): Array<{ pattern: string; address: string }> {
+  try {
+    return [...previous, parseResolveFlag(value)];
+  } catch (error) {
+    throw new InvalidArgumentError((error as Error).message.replace(/^--resolve [^:]*: /, ''));
+  }
+}
+
+/** As curl's --resolve: the names listed go where they say, any other name to the system's DNS. */
+function resolveLookup(entries: ReadonlyArray<{ pattern: string; address: string }>): LookupFunction | undefined {
+  if (entries.length === 0) return undefined;
+  const resolver = new Resolver();
+  for (const e of entries) resolver.add(e.pattern, e.address);
+  return ((hostname, options, callback) => {
+    resolver.find(hostname).then(
+      (address) => (address === undefined ? dnsLookup(hostname, options, callback) : resolver.lookup(hostname, options, callback)),
+      (error: NodeJS.ErrnoException) => callback(error, '', 0),
+    );
+  }) as LookupFunction;
+}
+
 export function registerNetworkCheckCommand(program: Command): void {
   networkCommand(program)
     .command('check')
@@ -30,10 +55,11 @@ export function registerNetworkCheckCommand(program: Command): void {
     .option('--ca <path>', 'PEM of the CA the certificate should chain to (mdmsim serve prints it as caCert); default: Node\'s root CAs')
     .addOption(new Option('--format <format>', 'output').choices(['table', 'json']).default('table'))
     .option('--timeout <ms>', 'per connection, TCP connect and TLS handshake together', timeoutMs, DEFAULT_CHECK_TIMEOUT_MS)
+    .option('--resolve <host:address>', "connect to this address for this name, as curl's --resolve (repeatable; *.domain allowed), e.g. *.mdmsim.test:127.0.0.1 to check a tenant's names; SNI and the host-name check keep the name", resolveEntry, [])
     .action(async (url: string, opts: CheckCliOptions) => {
       try {
         const ca = opts.ca === undefined ? undefined : readCaFile(opts.ca);
-        const report = await checkTls(url, { ca, caLabel: opts.ca, timeoutMs: opts.timeout });
+        const report = await checkTls(url, { ca, caLabel: opts.ca, timeoutMs: opts.timeout, lookup: resolveLookup(opts.resolve) });
         process.stdout.write(opts.format === 'json' ? `${JSON.stringify(report, null, 2)}\n` : formatNetworkCheck(report));
       } catch (error) {
         // Reasons the check could not run are the user's to act on; anything else is a bug and keeps its stack.

@@ -15,7 +15,7 @@
  */
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { isIP } from 'node:net';
+import { isIP, type LookupFunction } from 'node:net';
 import { checkServerIdentity, connect, type PeerCertificate, type TLSSocket } from 'node:tls';
 import { TLS_VERSION_LABELS, type TlsVersion } from '../server/http/tls-profiles';
 
@@ -51,6 +51,12 @@ export interface NetworkCheckOptions {
   caLabel?: string;
   /** Per connection: TCP connect and TLS handshake together (default 5 s). */
   timeoutMs?: number;
+  /**
+   * How to find the host's address (net's `lookup`; default the system's DNS). The CLI's
+   * --resolve uses it, so a tenant's names (`<uuid>.web-api.mdmsim.test`) can be checked as the
+   * Macs reach them, with their SNI, without a DNS entry.
+   */
+  lookup?: LookupFunction;
 }
 
 export interface CheckTarget {
@@ -165,6 +171,7 @@ class Prober {
   constructor(
     private readonly target: CheckTarget,
     private readonly timeoutMs: number,
+    private readonly lookup: LookupFunction | undefined,
   ) {}
 
   /**
@@ -182,6 +189,7 @@ class Prober {
       const socket = connect({
         host,
         port,
+        ...(this.lookup ? { lookup: this.lookup } : {}),
         ...versions,
         ciphers: probe.ciphers,
         servername: probe.sni && this.target.sni !== null ? this.target.sni : undefined,
@@ -380,7 +388,7 @@ export function readCaFile(path: string): Buffer {
 export async function checkTls(url: string, options: NetworkCheckOptions = {}): Promise<NetworkCheckReport> {
   const target = parseCheckTarget(url);
   const ca = options.ca === undefined ? undefined : readCa(options.ca, options.caLabel);
-  const prober = new Prober(target, options.timeoutMs ?? DEFAULT_CHECK_TIMEOUT_MS);
+  const prober = new Prober(target, options.timeoutMs ?? DEFAULT_CHECK_TIMEOUT_MS, options.lookup);
   const { certificate, failure } = await probeCertificate(prober, target, ca, options.caLabel);
   const results = await Promise.all(PROBED_VERSIONS.map((v) => probeVersion(prober, target, v)));
   if (!results.some((r) => r.protocol.negotiated)) {

@@ -87,6 +87,15 @@ describe('mdmsim serve --tls-profile vendor-2024 and mdmsim network check', () =
     expect(report.protocols.filter((p: any) => p.negotiated).map((p: any) => p.version)).toEqual(['TLSv1.2', 'TLSv1.1', 'TLSv1']);
     expect(report.cipherSuites[0].suites).toHaveLength(12);
     expect(report.certificate.trust.chains).toBe(true);
+
+    // The tenant's device domain, as the Macs reach it: SNI and the host-name check use the name.
+    const tenantOrigin = new URL(served.ready.deviceUrls.mdm).origin;
+    const byName = await run(['network', 'check', tenantOrigin, '--resolve', `*.${served.ready.tenant.zone}:127.0.0.1`, '--ca', served.ready.caCert, '--format', 'json']);
+    expect(byName.stderr).toBe('');
+    const named = JSON.parse(byName.stdout);
+    expect(named.target.sni).toBe(new URL(tenantOrigin).hostname);
+    expect(named.certificate).toMatchObject({ hostnameMatches: true, trust: { chains: true } });
+    expect(named.cipherSuites[0].suites).toHaveLength(12);
   });
 
   it('mdmsim lab --tls-profile vendor-2024 serves TLS 1.0 (openssl s_client)', async () => {

@@ -8,6 +8,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer as createNetServer, type Server as NetServer } from 'node:net';
 import { createServer as createTlsServer, type Server as TlsServer } from 'node:tls';
+import { Resolver } from '../../agent-sim/network/resolver';
 import { checkTls, NetworkCheckError, type NetworkCheckReport } from '../../lab/network-check';
 import { CIPHER_SUITES, TLS_PROFILES, type TlsVersion } from '../../server/http/tls-profiles';
 import { startTestServer, type TestServer } from '../helpers/server';
@@ -254,7 +255,7 @@ describe('network check on other hosts', () => {
     expect(report.cipherSuites[0]!.suites.length).toBeGreaterThan(1);
   });
 
-  it('fails with a reason for a refused port, a port that is not TLS, a host that never answers, and a bad URL', async () => {
+  it('fails with a reason for a refused port, a port that is not TLS, a host that never answers, a name that does not resolve, and a bad URL', async () => {
     const closed = await listen(createNetServer());
     await new Promise((r) => servers.pop()!.close(r));
     await expect(checkTls(`https://127.0.0.1:${closed}`)).rejects.toMatchObject({ code: 'refused', message: expect.stringContaining(`127.0.0.1:${closed} refused`) });
@@ -265,6 +266,9 @@ describe('network check on other hosts', () => {
 
     const silent = await listen(createNetServer((s) => s.resume()));
     await expect(checkTls(`127.0.0.1:${silent}`, { timeoutMs: 200 })).rejects.toMatchObject({ code: 'no-tls', message: expect.stringContaining('no answer to the ClientHello within 200 ms') });
+
+    const nowhere = new Resolver({}).lookup; // knows no name: ENOTFOUND, as getaddrinfo says it
+    await expect(checkTls('https://mdm.example.test', { lookup: nowhere })).rejects.toMatchObject({ code: 'unresolved', message: expect.stringContaining('cannot resolve mdm.example.test (ENOTFOUND)') });
 
     await expect(checkTls('http://127.0.0.1:8443')).rejects.toThrow(NetworkCheckError);
     await expect(checkTls('http://127.0.0.1:8443')).rejects.toMatchObject({ code: 'bad-url', message: expect.stringContaining('must be https://') });
