@@ -32,4 +32,6 @@ export { parseDeviceFaults, DEVICE_FAULT_KINDS, type DeviceFault, type DeviceFau
 export * as agentProtocol from './protocol/agent';
 export { buildManifest, parseManifest, verifyAsset } from './protocol/manifest';
 export { startThreadedLab, ThreadedLab, type ThreadedLabOptions } from './lab/threaded/threaded-lab';
+export { TLS_PROFILES, TLS_PROFILE_NAMES, CIPHER_SUITES, tlsProfile, suitesFor, TlsProfileError, type TlsProfile, type TlsProfileName, type TlsVersion, type CipherSuite } from './server/http/tls-profiles';
+export { checkTls, NetworkCheckError, type NetworkCheckOptions, type NetworkCheckReport } from './lab/network-check';
 export { startPostureSync, PostureSync, parseNodeList, parseRule, evaluatePosture, normalizeSerial, PrismClient, PrismError, PostureRuleError, NodeListError, AUDIT_ACTIONS, type PostureSyncOptions, type PostureSyncStatus, type PostureNodeState, type PostureNodeInput, type PostureEvent, type SyncReport, type AuditEvent, type AttributeValue } from './posture-sim';

@@ -11,7 +11,7 @@ import { createInterface } from 'node:readline';
 import { connect } from 'node:tls';
 import { readFileSync } from 'node:fs';
 import { startLab, type Lab } from '../../lab/lab';
-import { checkTls } from '../../lab/network-check';
+import { checkTls } from '../../index';
 import { startServer } from '../../server/server';
 import { TlsProfileError } from '../../server/http/tls-profiles';
 
