@@ -358,13 +358,14 @@ async function probeCertificate(prober: Prober, target: CheckTarget, ca: Buffer 
 
 function readCa(ca: string | Buffer, label: string | undefined): Buffer {
   const pem = Buffer.isBuffer(ca) ? ca : Buffer.from(ca);
+  const named = label === undefined ? 'the CA' : `--ca ${label}`;
   const blocks = pem.toString('latin1').match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
-  if (blocks.length === 0) throw new NetworkCheckError('bad-ca', `--ca ${label ?? ''}: expected a PEM certificate (-----BEGIN CERTIFICATE-----)`.replace('--ca :', '--ca:'));
+  if (blocks.length === 0) throw new NetworkCheckError('bad-ca', `${named}: expected a PEM certificate (-----BEGIN CERTIFICATE-----)`);
   for (const b of blocks) {
     try {
       new X509Certificate(b);
     } catch (error) {
-      throw new NetworkCheckError('bad-ca', `--ca ${label ?? ''}: a certificate in it does not parse (${(error as Error).message})`);
+      throw new NetworkCheckError('bad-ca', `${named}: a certificate in it does not parse (${(error as Error).message})`);
     }
   }
   return pem;

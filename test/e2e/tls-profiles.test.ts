@@ -273,6 +273,6 @@ describe('network check on other hosts', () => {
     await expect(checkTls('http://127.0.0.1:8443')).rejects.toThrow(NetworkCheckError);
     await expect(checkTls('http://127.0.0.1:8443')).rejects.toMatchObject({ code: 'bad-url', message: expect.stringContaining('must be https://') });
     await expect(checkTls('https://')).rejects.toMatchObject({ code: 'bad-url' });
-    await expect(checkTls(vendor.server.url, { ca: 'not a certificate' })).rejects.toMatchObject({ code: 'bad-ca' });
+    await expect(checkTls(vendor.server.url, { ca: 'not a certificate' })).rejects.toMatchObject({ code: 'bad-ca', message: 'the CA: expected a PEM certificate (-----BEGIN CERTIFICATE-----)' });
   });
 });
