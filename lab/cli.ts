@@ -22,6 +22,7 @@ import { addPostureSyncCommand } from './cli-posture';
 import { registerTokenCommand } from './cli-token';
 import { registerNetworkRequirementsCommand } from './cli-network-requirements';
 import { addTenantOptions, tenantFromFlags, type TenantFlags } from './cli-tenant';
+import { DEVICE_NAMES, type DeviceNames } from '../server/tenant/urls';
 import { registerNetworkCheckCommand } from './cli-network-check';
 import { tlsProfile, TlsProfileError, type TlsProfileName } from '../server/http/tls-profiles';
 import { openStore, parseStoreSpec, StoreSpecError, type StoreSpec } from '../server/storage/open';
@@ -97,6 +98,7 @@ function collectKey(value: string, previous: ProviderKeyInput[]): ProviderKeyInp
 }
 
 interface ServeOptions extends TenantFlags {
+  deviceNames: DeviceNames;
   host: string;
   port: number;
   tlsProfile: TlsProfileName;
@@ -159,6 +161,7 @@ export function buildProgram(): Command {
     .addOption(new Option('--auth <mode>', 'Mdm-Signature checks: signature (every request signed by the identity bound at Authenticate) or none (for curl)').choices([...AUTH_MODES]).default('signature'))
     .addOption(new Option('--identity-key <type>', 'key type of identities in enrollment profiles (a download may ask with ?key=)').choices([...IDENTITY_KEY_TYPES]).default('rsa'))
     .option('--identity-key-pool <n>', 'reuse n key pairs across identities (fast RSA fleets; devices sharing a key could sign for each other)', positiveInteger)
+    .addOption(new Option('--device-names <names>', "the names in URLs handed to devices: tenant (the tenant's names, which mdmsim's simulated Macs resolve themselves) or listen (this server's --host, for devices that use real DNS)").choices([...DEVICE_NAMES]).default('tenant'))
     .option('--api-token <token>', 'bearer token for /sim/v1 (default: $MDMSIM_API_TOKEN or one kept in the data dir)')
     .option('--api-rate-second <n>', 'requests a second per /api/v1 token, wall time (0 = unlimited) [50]', nonNegativeInteger)
     .option('--api-rate-hour <n>', 'requests an hour per /api/v1 token, on the server\'s clock (0 = unlimited) [10000]', nonNegativeInteger)
@@ -167,6 +170,7 @@ export function buildProgram(): Command {
       const log = pino({ level: opts.logLevel, base: undefined }, pino.destination(2));
       const server = await startServer({
         tenant: tenantFromFlags(opts),
+        deviceNames: opts.deviceNames,
         host: opts.host,
         port: opts.port,
         tlsProfile: opts.tlsProfile,

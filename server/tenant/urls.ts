@@ -4,7 +4,7 @@
  * check-in endpoint) comes from here, so the choice between the tenant's names and the address
  * the server listens on is made once.
  *
- * `tenant`: the tenant's names, as the vendor's network guide lists them, with the
+ * `tenant` (the default): the tenant's names, as the vendor's network guide lists them, with the
  * server's real port: MDM and the agent on the device domain, the profile on the enrollment name,
  * downloads on the agent-downloads name. Every name resolves to this one server for a simulated
  * Mac (its own resolver); other clients keep using the listening address.
@@ -19,11 +19,8 @@ import { tenantDomains, type Tenant, type TenantDomains } from '../../protocol/t
 export type DeviceNames = 'tenant' | 'listen';
 export const DEVICE_NAMES: readonly DeviceNames[] = ['tenant', 'listen'];
 
-/**
- * `listen` until the simulated Macs resolve the tenant's names themselves (agent-sim/network):
- * before that, a Mac handed a `*.mdmsim.test` URL could not reach the server.
- */
-export const DEFAULT_DEVICE_NAMES: DeviceNames = 'listen';
+/** Simulated Macs resolve the tenant's names to the server themselves (agent-sim/network/resolver.ts). */
+export const DEFAULT_DEVICE_NAMES: DeviceNames = 'tenant';
 
 /** The tenant's URLs for devices, as the ready line's `deviceUrls` shows them. */
 export interface TenantDeviceUrls {

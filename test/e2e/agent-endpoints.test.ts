@@ -36,7 +36,8 @@ describe('GET /agent/manifest.plist and the package', () => {
     expect(item).toMatchObject({ bundleIdentifier: AGENT_BUNDLE_ID, bundleVersion: AGENT_VERSION });
     const asset = item!.assets[0]!;
     expect(asset.kind).toBe('software-package');
-    expect(asset.url).toBe(`${t.server.url}/agent/packages/${agentPackageName(AGENT_VERSION)}`);
+    // Next to the manifest, on the tenant's agent-downloads name.
+    expect(asset.url).toBe(`${new URL(t.server.info.deviceUrls.agentManifest).origin}/agent/packages/${agentPackageName(AGENT_VERSION)}`);
     expect(asset.sha256Size).toBe(16 * 1024);
     expect(asset.sha256s).toHaveLength(4);
     expect(asset.md5s).toHaveLength(4);

@@ -10,6 +10,7 @@ import { AGENT_CHECKIN_PATH, AGENT_MANIFEST_PATH, publicKeyPin } from '../../pro
 import type { PlistDict } from '../../protocol/plist/types';
 import { reports } from '../../protocol/result';
 import { validateCommand } from '../../protocol/schema';
+import { tenantDomains } from '../../protocol/tenant';
 import { agentCheckin, apiOf, eventsOf, freshId, PushableMac, startAgentServer } from '../helpers/agent';
 import { TestMac } from '../helpers/mdm-client';
 import type { TestServer } from '../helpers/server';
@@ -22,6 +23,9 @@ beforeAll(async () => {
   t = await startAgentServer();
   api = apiOf(t);
 });
+
+/** https://name:port for one of the tenant's names: devices are handed those (server/tenant/urls.ts). */
+const on = (name: 'agentDownloads' | 'device') => `https://${tenantDomains(t.server.tenant)[name]}:${new URL(t.server.url).port}`;
 afterAll(async () => {
   for (const m of macs) await m.close();
   await t?.stop();
@@ -42,9 +46,9 @@ describe('on enrollment', () => {
     const command = await mac.idle();
     expect(command?.Command).toEqual({
       RequestType: 'InstallEnterpriseApplication',
-      ManifestURL: `${t.server.url}${AGENT_MANIFEST_PATH}`,
+      ManifestURL: `${on('agentDownloads')}${AGENT_MANIFEST_PATH}`,
       // The pin is the server certificate's key, as the agent checks it on every connection.
-      Configuration: { AgentCheckinURL: `${t.server.url}${AGENT_CHECKIN_PATH}`, CheckinIntervalSeconds: 900, ServerPinSHA256: publicKeyPin(readFileSync(join(t.server.dataDir, 'server.pem'))) },
+      Configuration: { AgentCheckinURL: `${on('device')}${AGENT_CHECKIN_PATH}`, CheckinIntervalSeconds: 900, ServerPinSHA256: publicKeyPin(readFileSync(join(t.server.dataDir, 'server.pem'))) },
       InstallAsManaged: true,
       ManagementFlags: 1,
     });
@@ -71,7 +75,7 @@ describe('on enrollment', () => {
     await mac.enroll();
     await mac.nextPush();
     const command = await mac.idle();
-    expect(command?.Command).toEqual({ RequestType: 'InstallEnterpriseApplication', ManifestURL: `${t.server.url}${AGENT_MANIFEST_PATH}` });
+    expect(command?.Command).toEqual({ RequestType: 'InstallEnterpriseApplication', ManifestURL: `${on('agentDownloads')}${AGENT_MANIFEST_PATH}` });
     expect(validateCommand(command as unknown as PlistDict, { platform: 'macOS', osVersion: '10.15.7', strict: true }).ok).toBe(true);
     // The macOS 14 shape would not be valid here: that is why it is shaped per OS.
     const modern = { CommandUUID: 'X', Command: { RequestType: 'InstallEnterpriseApplication', ManifestURL: 'https://x/m.plist', Configuration: {} } };

@@ -243,7 +243,7 @@ describe('actions', () => {
     expect(Buffer.isBuffer(payload)).toBe(true);
     const renewed = openEnrollmentProfile(payload, { trustedCaCerts: [http.caCertDer] });
     expect(renewed.profile.PayloadIdentifier).toBe(PROFILE_IDENTIFIER);
-    expect(renewed.mdm.ServerURL).toBe(`${lab.server.url}/mdm/connect`);
+    expect(renewed.mdm.ServerURL).toBe(`${lab.server.info.deviceUrls.mdm}/connect`);
     expect(renewed.mdm.Topic).toBe(lab.device(2)!.topic);
     expect(lab.events({ type: 'mdm.command.result', udid: lab.mac(2).udid }).find((e) => (e.data as any).requestType === 'InstallProfile')!.data).toMatchObject({ status: 'Acknowledged' });
   });

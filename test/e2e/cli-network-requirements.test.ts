@@ -3,10 +3,13 @@
  * bin/mdmsim.js, the table on stdout, errors on stderr naming the flag or file.
  */
 import { spawn, spawnSync } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
+import * as https from 'node:https';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { openEnrollmentProfile } from '../../protocol/enrollment-profile';
 import { networkRequirements, type NetworkRequirement } from '../../protocol/network-requirements';
 import { DEFAULT_ZONE, type Tenant } from '../../protocol/tenant';
 import { TENANT_FILE } from '../../server/tenant/tenant-file';
@@ -78,8 +81,8 @@ describe('mdmsim serve with tenant flags', () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'mdmsim-cli-tenant-'));
   afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 
-  it('starts the tenant the flags name, says so in the ready line, and keeps it in the data dir', async () => {
-    const child = spawn(process.execPath, [bin, 'serve', '--port', '0', '--data-dir', dataDir, '--api-token', 't', '--log-level', 'silent', '--tenant-id', ID, '--subdomain', 'Acme', '--region', 'eu', '--zone', 'lab.example.test', '--device-domain', 'devices'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  it('starts the tenant the flags name, says so in the ready line, and keeps it in the data dir; --device-names listen hands devices the listening address', async () => {
+    const child = spawn(process.execPath, [bin, 'serve', '--port', '0', '--data-dir', dataDir, '--api-token', 't', '--log-level', 'silent', '--tenant-id', ID, '--subdomain', 'Acme', '--region', 'eu', '--zone', 'lab.example.test', '--device-domain', 'devices', '--device-names', 'listen'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
     child.stderr!.on('data', (d) => (stderr += d));
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
@@ -94,6 +97,16 @@ describe('mdmsim serve with tenant flags', () => {
       expect(ready.deviceUrls.mdm).toBe(`https://${ID}.devices.eu.lab.example.test:${port}/mdm`);
       expect(ready.deviceUrls.enroll).toBe(`https://acme.web-api.eu.lab.example.test:${port}/mdm/enroll`);
       expect(JSON.parse(readFileSync(join(dataDir, TENANT_FILE), 'utf8'))).toEqual({ id: ID, subdomain: 'acme', region: 'eu', zone: 'lab.example.test', deviceDomainStyle: 'devices' });
+      // The ready line shows the tenant forms; with --device-names listen, profiles point at the listening address.
+      const profile = await new Promise<Buffer>((resolve, reject) => {
+        https.get(ready.enroll, { ca: readFileSync(ready.caCert), agent: false }, (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => resolve(Buffer.concat(chunks)));
+        }).on('error', reject);
+      });
+      const opened = openEnrollmentProfile(profile, { trustedCaCerts: [new X509Certificate(readFileSync(ready.caCert)).raw] });
+      expect(opened.mdm.ServerURL).toBe(`https://127.0.0.1:${port}/mdm/connect`);
       // network requirements reads the same data dir.
       const rows = JSON.parse(mdmsim('network', 'requirements', '--data-dir', dataDir, '--format', 'json').stdout) as NetworkRequirement[];
       expect(rows.find((x) => x.inUse)?.domain).toBe(`${ID}.devices.eu.lab.example.test`);

@@ -108,8 +108,9 @@ describe('GET /mdm/enroll', () => {
     expect(mdm).toMatchObject({
       IdentityCertificateUUID: d.byType('com.apple.security.pkcs12').PayloadUUID,
       Topic: t.server.pushCert.topic,
-      ServerURL: `${t.server.url}/mdm/connect`,
-      CheckInURL: `${t.server.url}/mdm/checkin`,
+      // The tenant's device domain with the server's port (server/tenant/urls.ts).
+      ServerURL: `${t.server.info.deviceUrls.mdm}/connect`,
+      CheckInURL: `${t.server.info.deviceUrls.mdm}/checkin`,
       SignMessage: true,
       AccessRights: 8191,
       CheckOutWhenRemoved: true,
@@ -157,11 +158,28 @@ describe('GET /mdm/enroll', () => {
     expect(JSON.parse(r.body.toString()).error).toMatchObject({ code: 'bad-key-type', field: 'key', expected: 'rsa or ec' });
   });
 
-  it('points the device at the host it used to download the profile', async () => {
-    const named = await download('?key=ec', 'mdm.example.test:8443');
-    expect(named.byType('com.apple.mdm')).toMatchObject({ ServerURL: 'https://mdm.example.test:8443/mdm/connect', CheckInURL: 'https://mdm.example.test:8443/mdm/checkin' });
-    const junk = await download('?key=ec', 'evil.test/path?x');
-    expect(junk.byType('com.apple.mdm').ServerURL).toBe(`${t.server.url}/mdm/connect`);
+  it("points the device at the tenant's device domain, whatever host it used to download the profile", async () => {
+    for (const host of ['mdm.example.test:8443', 'evil.test/path?x', t.server.info.deviceUrls.enroll.replace(/^https:\/\/|\/mdm\/enroll$/g, '')]) {
+      const d = await download('?key=ec', host);
+      expect(d.byType('com.apple.mdm')).toMatchObject({ ServerURL: `${t.server.info.deviceUrls.mdm}/connect`, CheckInURL: `${t.server.info.deviceUrls.mdm}/checkin` });
+    }
+  });
+});
+
+describe('a server handing devices its listening address (deviceNames: listen)', () => {
+  it('points the device at the host it used to download the profile, or the listening address for a malformed Host', async () => {
+    const listen = await startTestServer({ deviceNames: 'listen' });
+    const saved = t;
+    t = listen;
+    try {
+      const named = await download('?key=ec', 'mdm.example.test:8443');
+      expect(named.byType('com.apple.mdm')).toMatchObject({ ServerURL: 'https://mdm.example.test:8443/mdm/connect', CheckInURL: 'https://mdm.example.test:8443/mdm/checkin' });
+      const junk = await download('?key=ec', 'evil.test/path?x');
+      expect(junk.byType('com.apple.mdm').ServerURL).toBe(`${listen.server.url}/mdm/connect`);
+    } finally {
+      t = saved;
+      await listen.stop();
+    }
   });
 });
 
