@@ -31,6 +31,7 @@ import {
 } from '../protocol/agent';
 import type { Clock } from '../protocol/clock';
 import type { HttpResponse } from './http';
+import { PinFailureError } from './network/pin';
 import { BucketScheduler, nextOnGrid } from './scheduler';
 import type { SimulatedMac } from './mac';
 
@@ -157,6 +158,17 @@ export class AgentRunner {
       status = res.status;
       answer = res.body;
     } catch (error) {
+      if (error instanceof PinFailureError) {
+        // Nothing was sent: the agent refused the connection itself (TLS inspection, most likely).
+        mac.emit('agent.pin-failure', `agent ${kind} check-in refused by the agent: ${error.host} presented key ${error.presented} (issuer ${error.issuer}), not the pinned ${error.expected}`, {
+          kind,
+          host: error.host,
+          expected: error.expected,
+          presented: error.presented,
+          issuer: error.issuer,
+        });
+        return;
+      }
       mac.emit('mac.agent.checkin.failed', `agent ${kind} check-in failed: ${(error as Error).message}`, { kind, error: (error as Error).message });
       return;
     }

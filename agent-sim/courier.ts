@@ -170,7 +170,7 @@ export class CourierClient {
         setTimeout(() => ws.terminate(), 1000).unref();
       }
     }
-    for (const [, ws] of this.waiting) for (const w of ws) w.reject(new CourierError('the courier client was closed'));
+    for (const [, ws] of this.waiting) for (const w of ws) w.reject(new CourierError('the courier client was closed', 'closed'));
     this.waiting.clear();
     await Promise.all(closing);
   }

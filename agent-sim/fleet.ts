@@ -18,6 +18,9 @@ import { FleetHttp } from './http';
 import { checkShard, fleetNumber, macChoices, macIdentity, type MacChoices, type Shard } from './identity';
 import { SimulatedMac, type MacEvent, type MacHost } from './mac';
 import { Resolver, toResolver, type ResolveOption } from './network/resolver';
+import { FleetNetwork } from './network/network';
+import { fleetNames, type NetworkNames } from './network/names';
+import { policyFaults, type NetworkPolicy } from './network/policy';
 import { ownBuffer, subjectCommonName } from './signer';
 import type { InstalledCertificate } from './state';
 
@@ -54,6 +57,13 @@ export interface FleetOptions {
    * zone of the enrollment profile's MDM URLs resolves to the address the profile came from.
    */
   resolve?: ResolveOption | Resolver;
+  /**
+   * The fleet's network, for every Mac (each Mac's network faults override it kind by kind):
+   * an allow-list, a proxy, TLS inspection (agent-sim/network/policy.ts). Default: open.
+   */
+  network?: NetworkPolicy;
+  /** Values of `{name}` placeholders in network policies, besides {server}, {port}, {apns}, {apns-port}. */
+  networkNames?: NetworkNames;
 }
 
 export interface EnrollAllResult {
@@ -83,6 +93,8 @@ export class Fleet implements MacHost {
   readonly faults: FleetFaults;
   /** The Macs' resolver (every connection they make looks names up here). */
   readonly resolver: Resolver;
+  /** The Macs' network: the fleet's policy, each Mac's, the proxy and inspector. */
+  readonly network: FleetNetwork;
   private readonly byUdid = new Map<string, SimulatedMac>();
   private readonly onEvent: ((e: MacEvent) => void) | undefined;
   private readonly onError: (error: unknown) => void;
@@ -96,6 +108,23 @@ export class Fleet implements MacHost {
   private constructor(options: FleetOptions, http: FleetHttp, courier: CourierClient, resolver: Resolver, onError: (error: unknown) => void, private readonly choices: MacChoices) {
     this.clock = options.clock;
     this.resolver = resolver;
+    const courierUrl = new URL(courier.url);
+    this.network = new FleetNetwork({
+      resolver,
+      caDers: http.caDers,
+      apns: { host: courierUrl.hostname.replace(/^\[(.*)\]$/, '$1'), port: Number(courierUrl.port) || (courierUrl.protocol === 'wss:' ? 443 : 80) },
+      emit: (udid, type, summary, data) => {
+        const mac = this.byUdid.get(udid);
+        if (mac) this.emit(mac, type, summary, data);
+      },
+      changed: (udids) => {
+        for (const mac of udids === undefined ? this.macs : udids.map((u) => this.byUdid.get(u))) mac?.networkChanged();
+      },
+      onError,
+      maxSockets: 8,
+    });
+    this.network.setNames({ ...fleetNames(options.server, courier.url), ...options.networkNames });
+    if (options.network) this.network.setFleetPolicy(options.network);
     this.server = options.server.replace(/\/+$/, '');
     this.seed = options.seed ?? 'mdmsim';
     this.shard = checkShard(options.shard);
@@ -143,7 +172,15 @@ export class Fleet implements MacHost {
       http.close();
       throw error;
     }
-    const fleet = new Fleet(options, http, courier, resolver, onError, choices);
+    let fleet: Fleet;
+    try {
+      fleet = new Fleet(options, http, courier, resolver, onError, choices);
+    } catch (error) {
+      // A network policy naming an unknown placeholder, say: nothing may stay open.
+      http.close();
+      await courier.close();
+      throw error;
+    }
     if (options.count) fleet.addMacs(options.count);
     return fleet;
   }
@@ -242,6 +279,29 @@ export class Fleet implements MacHost {
     return { enrolled: done - failed.length, failed };
   }
 
+  // ---- the network ------------------------------------------------------------------------
+
+  /**
+   * The network of every Mac (`udid` omitted), or of one Mac: its policy replaces the Mac's own
+   * network faults (allow-list, proxy, tls-inspection); undefined clears them (the fleet's network
+   * applies again) or, for the fleet, opens the network. Placeholders are filled in now; a bad
+   * entry throws a ProblemError naming the field, and nothing changes.
+   */
+  setNetworkPolicy(policy: NetworkPolicy | undefined, udid?: string): void {
+    if (udid === undefined) {
+      this.network.setFleetPolicy(policy);
+      return;
+    }
+    const mac = this.byUdid.get(udid);
+    if (!mac) throw new RangeError(`no simulated Mac ${udid} in this fleet`);
+    mac.setNetworkFaults(policy ? policyFaults(policy) : []);
+  }
+
+  /** Values for `{name}` placeholders (a lab adds its tenant's names). */
+  setNetworkNames(names: NetworkNames): void {
+    this.network.setNames(names);
+  }
+
   /** Whether any Mac has work in flight (an enrollment, a connect loop, a download, a check-in). */
   get busy(): boolean {
     return this.work > 0 || this.http.inFlight > 0 || this.courier.busy;
@@ -277,6 +337,7 @@ export class Fleet implements MacHost {
     for (const mac of this.macs) mac.halt();
     await this.courier.close();
     this.http.close();
+    await this.network.close();
     this.wakeIdle();
   }
 }

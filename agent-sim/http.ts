@@ -16,6 +16,7 @@ import { createHash, X509Certificate } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { createSecureContext } from 'node:tls';
 import { Agent, errors as undiciErrors, type Dispatcher } from 'undici';
+import { pinMismatchIn, pinnedIdentityCheck, PinFailureError } from './network/pin';
 import type { Resolver } from './network/resolver';
 import { NetworkError } from './state';
 
@@ -67,6 +68,8 @@ export class FleetHttp {
   private readonly timeoutMs: number;
   private readonly maxBodyBytes: number;
   private readonly agents = new Map<string, Agent>();
+  /** The anchors (DER) of each anchor key, for the pinned pools made later. */
+  private readonly anchorSets = new Map<string, readonly Buffer[]>();
   private readonly defaultKey: string;
   private readonly resolver: Resolver | undefined;
   /** Requests on the wire. */
@@ -91,18 +94,26 @@ export class FleetHttp {
   /**
    * The pool trusting these anchors (DER), made once per distinct set; a Mac enrolled under
    * the fleet's CA gets the fleet's one pool. Pass the key from `anchorKey` to skip hashing.
+   * With a `pin` (the agent's), a pool of its own whose connections must present that key.
    */
-  private agentFor(anchorKey?: string, anchors?: readonly Buffer[]): Agent {
-    const key = anchorKey ?? this.defaultKey;
+  private agentFor(anchorKey?: string, anchors?: readonly Buffer[], pin?: string): Agent {
+    const anchorsKey = anchorKey ?? this.defaultKey;
+    const key = pin === undefined ? anchorsKey : `${anchorsKey}|pin=${pin}`;
     let agent = this.agents.get(key);
     if (!agent) {
-      const ders = key === this.defaultKey ? this.caDers : (anchors ?? this.caDers);
+      const ders = anchorsKey === this.defaultKey ? this.caDers : (this.anchorSets.get(anchorsKey) ?? anchors ?? this.caDers);
+      this.anchorSets.set(anchorsKey, ders);
       // The trust store parsed once, as a SecureContext every new connection shares.
       const secureContext = createSecureContext({ ca: ders.map(derToPem) });
       agent = new Agent({
         connections: this.maxSockets,
         pipelining: 1,
-        connect: { secureContext, timeout: this.timeoutMs, ...(this.resolver ? { lookup: this.resolver.lookup } : {}) },
+        connect: {
+          secureContext,
+          timeout: this.timeoutMs,
+          ...(this.resolver ? { lookup: this.resolver.lookup } : {}),
+          ...(pin !== undefined ? { checkServerIdentity: pinnedIdentityCheck(pin) } : {}),
+        },
         headersTimeout: this.timeoutMs,
         bodyTimeout: this.timeoutMs,
         keepAliveTimeout: 60_000,
@@ -120,7 +131,16 @@ export class FleetHttp {
     return key;
   }
 
-  async request(req: HttpRequest, anchorKey?: string): Promise<HttpResponse> {
+  /** The anchors (DER) behind an anchor key (the fleet's CA for undefined). */
+  anchorsOf(anchorKey: string | undefined): readonly Buffer[] {
+    return anchorKey === undefined ? this.caDers : (this.anchorSets.get(anchorKey) ?? this.caDers);
+  }
+
+  /**
+   * One request: through `dispatcher` when given (a Mac under a network policy), else the shared
+   * pool of the anchors, pinned to `pin` when given (the agent's requests).
+   */
+  async request(req: HttpRequest, anchorKey?: string, pin?: string, dispatcher?: Dispatcher): Promise<HttpResponse> {
     let url: URL;
     try {
       url = new URL(req.url);
@@ -128,7 +148,7 @@ export class FleetHttp {
       throw new NetworkError(`not a URL: ${JSON.stringify(req.url)}`, req.url);
     }
     if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new NetworkError(`unsupported scheme ${url.protocol} in ${req.url}`, req.url);
-    const agent = this.agentFor(anchorKey);
+    const agent = dispatcher ?? this.agentFor(anchorKey, undefined, pin);
     this.inFlight++;
     let status: number | undefined;
     try {
@@ -143,6 +163,8 @@ export class FleetHttp {
       const body = Buffer.from(await res.body.arrayBuffer());
       return { status: res.statusCode, headers: res.headers, body };
     } catch (error) {
+      const pinned = pinMismatchIn(error);
+      if (pinned) throw new PinFailureError(`${req.method} ${req.url}: ${pinned.message}`, req.url, pinned.host, pinned.expected, pinned.presented, pinned.issuer);
       throw new NetworkError(`${req.method} ${req.url}: ${describe(error, this.maxBodyBytes, this.timeoutMs)}`, req.url, status, errorCode(error));
     } finally {
       this.inFlight--;
@@ -169,7 +191,7 @@ function describe(error: unknown, maxBodyBytes: number, timeoutMs: number): stri
 /** The system error code (ENOTFOUND, ECONNREFUSED…) of a failed request, from it or its causes. */
 export function errorCode(error: unknown): string | undefined {
   for (let e = error as { code?: unknown; cause?: unknown } | undefined, depth = 0; e && depth < 4; e = e.cause as typeof e, depth++) {
-    if (typeof e.code === 'string' && /^E[A-Z]+$/.test(e.code)) return e.code;
+    if (typeof e.code === 'string' && /^E[A-Z_]+$/.test(e.code)) return e.code;
   }
   return undefined;
 }
@@ -192,7 +214,8 @@ export function unreachable(url: string, why: string): NetworkError {
 
 /**
  * A request as one Mac makes it: its faults first, then the fleet's HTTP with the Mac's trust
- * anchors. A function, not a per-Mac object: a Mac holds no sockets or closures for this.
+ * anchors (and the agent's pin), through its network policy's pool when it has one. A function,
+ * not a per-Mac object: a Mac holds no sockets or closures for this.
  */
 export async function macRequest(
   http: FleetHttp,
@@ -200,6 +223,8 @@ export async function macRequest(
   anchorKey: string | undefined,
   req: HttpRequest,
   purpose: RequestPurpose,
+  pin?: string,
+  dispatcher?: Dispatcher,
 ): Promise<HttpResponse> {
   if (faults) {
     if (faults.offline) throw unreachable(req.url, 'the Mac is offline');
@@ -208,11 +233,11 @@ export async function macRequest(
     if (purpose === 'package' && pd && (pd.remaining === undefined || pd.remaining > 0)) {
       if (pd.remaining !== undefined) pd.remaining--;
       if (pd.mode === 'fail') throw new NetworkError(`${req.method} ${req.url}: the download failed (connection reset)`, req.url);
-      const res = await http.request(req, anchorKey);
+      const res = await http.request(req, anchorKey, pin, dispatcher);
       return { status: res.status, headers: res.headers, body: flipOneByte(res.body) };
     }
   }
-  return http.request(req, anchorKey);
+  return http.request(req, anchorKey, pin, dispatcher);
 }
 
 /** A copy with one byte changed (the middle one), or one byte for an empty body. */

@@ -15,7 +15,7 @@ import type { Clock, TimerHandle } from '../protocol/clock';
 import type { MdmSigner } from '../protocol/cms';
 import { COMMAND_CONTENT_TYPE, type CommandPayload } from '../protocol/command';
 import { openEnrollmentProfile } from '../protocol/enrollment-profile';
-import type { DeviceFault, DeviceFaultKind, DeviceFaultState } from '../protocol/faults';
+import { NETWORK_FAULT_KINDS, type DeviceFault, type DeviceFaultKind, type DeviceFaultState, type NetworkFault } from '../protocol/faults';
 import { buildPlistBuffer, parsePlist } from '../protocol/plist';
 import { isPlistDict, type PlistDict, type PlistValue } from '../protocol/plist/types';
 import { reports, type CommandResults } from '../protocol/result';
@@ -23,9 +23,10 @@ import { validateCheckin, validateCommandResponse, type ValidationContext, type 
 import { agentCheckinUrlFor, type AgentRunner, type AgentRuntime } from './agent';
 import { createMacState } from './baseline';
 import { handleCommand, hasEnrollmentProfile } from './commands';
-import type { CourierClient, PushTarget } from './courier';
+import { CourierError, type CourierClient, type PushTarget } from './courier';
 import { macRequest, type FleetHttp, type HttpRequest, type HttpResponse, type NetworkFaults, type RequestPurpose } from './http';
 import { macSecret, uuidFromBytes } from './identity';
+import type { FleetNetwork } from './network/network';
 import type { Resolver } from './network/resolver';
 import { createCompactSigner, ownBuffer, subjectCommonName } from './signer';
 import { NetworkError, type AfterReport, type CommandContext, type HandlerOutcome, type InstalledCertificate, type MacIdentity, type MacNetwork, type MacState } from './state';
@@ -38,6 +39,8 @@ export interface MacHost {
   readonly agents: AgentRunner;
   /** The Macs' own name resolver (never the system's DNS). */
   readonly resolver: Resolver;
+  /** The Macs' network: policies, the proxy and inspector (agent-sim/network). */
+  readonly network: FleetNetwork;
   /** MDM host origin, e.g. https://127.0.0.1:8443. */
   readonly server: string;
   readonly seed: string;
@@ -107,6 +110,8 @@ interface MacFaults extends NetworkFaults {
   agentCrashed: boolean;
   /** Connects left that answer NotNow to every command. */
   notNow: number;
+  /** The network does not let the Mac reach APNs (its allow-list): its pushes wait there. */
+  apnsBlocked?: boolean;
 }
 
 /** How long a restart keeps the Mac away. */
@@ -192,7 +197,12 @@ export class SimulatedMac implements PushTarget, MacNetwork {
   // ---- the network --------------------------------------------------------------------
 
   request(req: HttpRequest, purpose: RequestPurpose): Promise<HttpResponse> {
-    return macRequest(this.host.http, this.faults, this.enr?.anchorKey, req, purpose);
+    // The agent pins its server's key (from its install's Configuration); nothing else does.
+    const pin = purpose === 'agent' ? this._state.agent.pin : undefined;
+    const anchorKey = this.enr?.anchorKey;
+    const net = this.host.network;
+    const dispatcher = net.active ? net.dispatcherFor(this.udid, anchorKey ?? '', this.host.http.anchorsOf(anchorKey), pin) : undefined;
+    return macRequest(this.host.http, this.faults, anchorKey, req, purpose, pin, dispatcher);
   }
 
   /** MacNetwork (for command handlers): a GET that must answer 200. */
@@ -286,7 +296,9 @@ export class SimulatedMac implements PushTarget, MacNetwork {
         token,
         profileIdentifier,
       };
-      if (this.faults?.offline) host.courier.unsubscribe(token);
+      const apnsBlocked = this.apnsUnreachable();
+      if (apnsBlocked || this.faults?.apnsBlocked) this.ensureFaults().apnsBlocked = apnsBlocked;
+      if (this.faults?.offline || apnsBlocked) host.courier.unsubscribe(token);
       else await ready;
 
       await this.checkin({
@@ -639,6 +651,7 @@ export class SimulatedMac implements PushTarget, MacNetwork {
     }
     this.emit('mac.online', `online: ${why}`, { reason: why });
     if (!enr) return;
+    if (f.apnsBlocked) return; // back online, but its network still keeps APNs away
     this.host.courier.resubscribe(enr.token).catch((error) => this.host.reportError(error, this));
     // Pushes that waited at the courier come with the subscription; one that reached the
     // Mac as it went away is answered now.
@@ -649,8 +662,58 @@ export class SimulatedMac implements PushTarget, MacNetwork {
   }
 
   applyFaults(faults: DeviceFault[]): DeviceFaultState {
+    // Network faults name hosts through placeholders: all are checked before any is applied.
+    faults.forEach((f, i) => {
+      if (isNetworkFault(f)) this.host.network.check(f, faults.length > 1 ? `faults[${i}]` : 'fault');
+    });
     for (const fault of faults) this.applyFault(fault);
     return this.faultState();
+  }
+
+  /**
+   * Replaces the Mac's network faults (allow-list, proxy, tls-inspection) at once: the network
+   * changes in one step, with no moment of an open network in between. Checked first.
+   */
+  setNetworkFaults(faults: NetworkFault[]): DeviceFaultState {
+    faults.forEach((f, i) => this.host.network.check(f, `network[${i}]`));
+    const had = this.host.network.macFaultsJson(this.udid);
+    this.host.network.replaceMacFaults(this.udid, faults);
+    for (const f of had) if (!faults.some((x) => x.kind === f.kind)) this.emit('mac.fault.cleared', `fault ${String(f.kind)} cleared`, { kind: f.kind });
+    for (const f of faults) this.emit('mac.fault.applied', `fault ${f.kind}${describeFault(f)}`, { fault: { ...f } });
+    return this.faultState();
+  }
+
+  private apnsUnreachable(): boolean {
+    return this.host.network.active && !this.host.network.apnsReachable(this.udid);
+  }
+
+  /**
+   * The Mac's network changed (its faults or the fleet's): APNs may have become unreachable
+   * (its pushes then wait at APNs, as for a Mac offline) or reachable again.
+   */
+  networkChanged(): void {
+    const blocked = this.apnsUnreachable();
+    const f = this.faults;
+    if ((f?.apnsBlocked ?? false) === blocked) return;
+    const faults = this.ensureFaults();
+    faults.apnsBlocked = blocked;
+    const enr = this.enr;
+    if (!enr || faults.offline) return;
+    const apns = this.host.network.apnsTarget;
+    if (blocked) {
+      this.host.courier.unsubscribe(enr.token);
+      this.emit('network.blocked', `APNs (${apns}) is not on the network's allow-list: pushes wait at APNs`, { apns, what: 'apns' });
+      return;
+    }
+    this.emit('network.apns.reachable', `APNs (${apns}) is reachable again: pushes that waited are delivered`, { apns });
+    // Tracked, so that a settled fleet has its pushes back; a fleet stopping meanwhile is no error.
+    void this.host.track(this.host.courier.resubscribe(enr.token)).catch((error) => {
+      if (!(error instanceof CourierError && error.code === 'closed')) this.host.reportError(error, this);
+    });
+    if (this.missedPush) {
+      this.missedPush = false;
+      void this.connect().catch((error) => this.host.reportError(error, this));
+    }
   }
 
   private applyFault(fault: DeviceFault): void {
@@ -683,17 +746,26 @@ export class SimulatedMac implements PushTarget, MacNetwork {
       case 'package-download':
         f.packageDownload = { mode: fault.mode, ...(fault.count !== undefined ? { remaining: fault.count } : {}) };
         break;
+      case 'allow-list':
+      case 'proxy':
+      case 'tls-inspection':
+        this.host.network.applyMacFault(this.udid, fault);
+        break;
     }
     this.emit('mac.fault.applied', `fault ${fault.kind}${describeFault(fault)}`, { fault: { ...fault } });
   }
 
   clearFaults(kind?: DeviceFaultKind): DeviceFaultState {
-    const kinds: DeviceFaultKind[] = kind ? [kind] : ['offline', 'agent-crashed', 'agent-network-blocked', 'notnow', 'package-download'];
+    const kinds: DeviceFaultKind[] = kind ? [kind] : ['offline', 'agent-crashed', 'agent-network-blocked', 'notnow', 'package-download', ...NETWORK_FAULT_KINDS];
     for (const k of kinds) this.clearFault(k, 'cleared');
     return this.faultState();
   }
 
   private clearFault(kind: DeviceFaultKind, why: string): void {
+    if ((NETWORK_FAULT_KINDS as readonly string[]).includes(kind)) {
+      if (this.host.network.clearMacFault(this.udid, kind as NetworkFault['kind'])) this.emit('mac.fault.cleared', `fault ${kind} ${why}`, { kind });
+      return;
+    }
     const f = this.faults;
     if (!f) return;
     let was = false;
@@ -743,8 +815,10 @@ export class SimulatedMac implements PushTarget, MacNetwork {
       const pd = f.packageDownload;
       if (pd && (pd.remaining === undefined || pd.remaining > 0)) active.push({ kind: 'package-download', mode: pd.mode, ...(pd.remaining !== undefined ? { count: pd.remaining } : {}) });
     }
+    active.push(...this.host.network.macFaultsJson(this.udid));
     const agent: DeviceFaultState['agent'] = !this._state.agent.installed ? 'not-installed' : f?.agentCrashed ? 'crashed' : f?.agentBlocked ? 'blocked' : 'running';
-    return { udid: this.udid, active, agent, online: this.online };
+    const network = this.host.network.stateOf(this.udid);
+    return { udid: this.udid, active, agent, online: this.online, ...(network ? { network } : {}) };
   }
 }
 
@@ -792,8 +866,18 @@ function readCommand(body: Buffer): ReadCommand {
   return { ok: true, uuid, payload: payload as CommandPayload };
 }
 
+function isNetworkFault(f: DeviceFault): f is NetworkFault {
+  return (NETWORK_FAULT_KINDS as readonly string[]).includes(f.kind);
+}
+
 function describeFault(f: DeviceFault): string {
   switch (f.kind) {
+    case 'allow-list':
+      return `: only ${f.allow.join(', ')} reachable`;
+    case 'proxy':
+      return ': HTTPS through the proxy';
+    case 'tls-inspection':
+      return f.exempt.length > 0 ? `: inspected except ${f.exempt.join(', ')}` : ': every connection inspected';
     case 'offline':
       return f.forMs !== undefined ? ` for ${formatDuration(f.forMs)}` : ' until cleared';
     case 'notnow':

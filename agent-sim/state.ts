@@ -91,6 +91,8 @@ export interface AgentState {
   /** Where it checks in (from the install's Configuration, or the ManifestURL's origin). */
   checkinUrl?: string;
   intervalMs?: number;
+  /** The server key it pins (Configuration.ServerPinSHA256): base64 SHA-256 of the SPKI; none, no pinning. */
+  pin?: string;
 }
 
 export interface MacState {

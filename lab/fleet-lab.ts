@@ -10,6 +10,8 @@ import { parseDuration } from '../protocol/duration';
 import { parseDeviceFaults, type DeviceFault, type DeviceFaultKind, type DeviceFaultState } from '../protocol/faults';
 import { readFile } from 'node:fs/promises';
 import { Fleet, type MacEvent, type SimulatedMac } from '../agent-sim';
+import { tenantNames } from '../agent-sim/network/names';
+import type { NetworkPolicy } from '../agent-sim/network/policy';
 import type { ServerInfo } from '../server/server';
 import type { EventInput, Participant } from '../server/service/event-log';
 
@@ -33,6 +35,12 @@ export interface FleetLabOptions {
   /** Only these Mac models (identifiers or name prefixes, e.g. `MacBook Air`) and macOS versions (`15`, `14.7`). */
   models?: readonly string[];
   os?: readonly string[];
+  /**
+   * The network every Mac is on from the start, enrollment included (each Mac's network faults
+   * override it): an allow-list, a proxy, TLS inspection. `{device}`, `{enrollment}`, `{port}`,
+   * `{apns}`… stand for the lab's tenant names and ports (agent-sim/network/names.ts).
+   */
+  network?: NetworkPolicy;
   /** Every event the lab records (server exchanges and what the Macs did), as it happens. */
   onEvent?: (event: EventRecord) => void;
 }
@@ -48,6 +56,20 @@ export function labBasics(options: FleetLabOptions): { start: number; devices: n
   return { start, devices };
 }
 
+/** A network in a few words, for the timeline. */
+function describeNetwork(n: DeviceFaultState['network'] | Array<Record<string, unknown>>): string {
+  if (Array.isArray(n)) {
+    if (n.length === 0) return 'open';
+    return n.map((f) => (f.kind === 'allow-list' ? `allow-list ${(f.allow as string[]).join(', ')}` : f.kind === 'tls-inspection' ? `TLS inspection${(f.exempt as string[]).length ? ` except ${(f.exempt as string[]).join(', ')}` : ''}` : String(f.kind))).join('; ');
+  }
+  if (!n) return 'open';
+  const parts: string[] = [];
+  if (n.allow) parts.push(`allow-list ${n.allow.join(', ')}`);
+  if (n.proxy) parts.push('proxy');
+  if (n.tlsInspection) parts.push(`TLS inspection${n.tlsInspection.exempt.length ? ` except ${n.tlsInspection.exempt.join(', ')}` : ''}`);
+  return parts.join('; ');
+}
+
 /** Mac-side events that the server already records from its side of the same exchange. */
 const SEEN_BY_SERVER = new Set(['mac.connect', 'mac.agent.checkin', 'mac.checkin']);
 
@@ -55,6 +77,7 @@ const PARTICIPANT: Record<string, [Participant, Participant]> = {
   'mac.download': ['device', 'mdm'],
   'mac.enroll.started': ['device', 'mdm'],
   'mac.agent.checkin.failed': ['agent', 'mdm'],
+  'agent.pin-failure': ['agent', 'mdm'],
   'mac.push.received': ['apns', 'device'],
 };
 
@@ -111,6 +134,8 @@ export async function startLabFleet(
 ): Promise<Fleet> {
   return Fleet.start({
     resolve: labResolve(server.url, options.host, server.info.tenant.zone),
+    networkNames: tenantNames({ ...server.info.tenant, deviceDomainStyle: server.info.tenant.deviceDomain }),
+    network: options.network,
     server: new URL(server.info.deviceUrls.enroll).origin,
     ca: await readFile(server.info.caCert),
     courier: server.info.courier ?? undefined,
@@ -187,6 +212,27 @@ export abstract class FleetLab {
     await this.record({ type: 'sim.fault', udid: mac.udid, from: 'operator', to: 'device', summary: `fault: ${parsed.map((f) => f.kind).join(', ')}`, data: { faults: parsed } });
     await this.clock.settle();
     return state!;
+  }
+
+  /**
+   * The network of every Mac (`which` omitted: the fleet's, for Macs without their own) or of one
+   * Mac (replacing its network faults): an allow-list, a proxy, TLS inspection; undefined opens it
+   * (for one Mac: back to the fleet's). Recorded on the timeline; resolves once it has settled.
+   */
+  async setNetworkPolicy(policy: NetworkPolicy | undefined, which?: string | number): Promise<void> {
+    const mac = which === undefined ? undefined : this.mac(which);
+    this.fleet.setNetworkPolicy(policy, mac?.udid);
+    const state = mac ? this.fleet.network.stateOf(mac.udid) : undefined;
+    const now = mac ? (state ? describeNetwork(state) : 'open (the fleet\'s network)') : describeNetwork(this.fleet.network.fleetPolicyJson());
+    await this.record({
+      type: 'sim.network',
+      ...(mac ? { udid: mac.udid } : {}),
+      from: 'operator',
+      to: 'device',
+      summary: `${mac ? 'network of this Mac' : "the fleet's network"}: ${now}`,
+      data: { scope: mac ? 'mac' : 'fleet', policy: policy ?? null },
+    });
+    await this.clock.settle();
   }
 
   async clearFaults(which: string | number, kind?: DeviceFaultKind): Promise<DeviceFaultState> {

@@ -12,9 +12,21 @@
  * - `notnow` `{"connects": 3}`: answer NotNow to every command in the next N connects.
  * - `package-download` `{"mode": "fail" | "corrupt"}`: downloads of app packages fail, or
  *   arrive with a flipped byte (so the hash check catches them); `"count": N` limits it to N downloads.
+ *
+ * The Mac's network (protocol/network-policy.ts; what the simulator does: agent-sim/network):
+ * - `allow-list` `{"allow": ["host:port", ...]}`: an enrollment-only network: only the listed
+ *   pairs are reachable (`*.iot.mdmsim.test:443`, `{device}:{port}`); any other connection is
+ *   refused, APNs included.
+ * - `proxy`: the Mac's HTTPS goes through an HTTP CONNECT proxy, which applies the allow-list.
+ * - `tls-inspection` `{"exempt": ["host", ...]}`: a TLS-inspecting proxy decrypts every
+ *   connection except to the exempted hosts.
+ * Each replaces the Mac's earlier one of its kind; they combine with each other and override the
+ * fleet's network of the same kind.
+ *
  * Clearing: `DELETE /sim/v1/devices/{udid}/faults` (all) or `?kind=...`.
  */
 import { parseDuration, DurationError } from './duration';
+import { formatHostPort, parseHostPattern, parseHostPort } from './network-policy';
 import { problem } from './problem';
 
 export type DeviceFault =
@@ -23,7 +35,15 @@ export type DeviceFault =
   | { kind: 'agent-network-blocked' }
   | { kind: 'offline'; forMs?: number }
   | { kind: 'notnow'; connects: number }
-  | { kind: 'package-download'; mode: 'fail' | 'corrupt'; count?: number };
+  | { kind: 'package-download'; mode: 'fail' | 'corrupt'; count?: number }
+  | NetworkFault;
+
+/** The faults that make up a Mac's network (NETWORK_FAULT_KINDS). */
+export type NetworkFault =
+  /** `allow`: host:port entries as parseHostPort reads them, normalised (formatHostPort). */
+  | { kind: 'allow-list'; allow: string[] }
+  | { kind: 'proxy' }
+  | { kind: 'tls-inspection'; exempt: string[] };
 
 export type DeviceFaultKind = DeviceFault['kind'];
 
@@ -34,7 +54,15 @@ export const DEVICE_FAULT_KINDS: readonly DeviceFaultKind[] = [
   'offline',
   'notnow',
   'package-download',
+  'allow-list',
+  'proxy',
+  'tls-inspection',
 ];
+
+export const NETWORK_FAULT_KINDS: readonly NetworkFault['kind'][] = ['allow-list', 'proxy', 'tls-inspection'];
+
+/** Entries an allow-list or exemption list may hold. */
+export const MAX_NETWORK_ENTRIES = 1000;
 
 /** What a Mac reports about its faults after applying a request (JSON). */
 export interface DeviceFaultState {
@@ -43,6 +71,16 @@ export interface DeviceFaultState {
   active: Array<Record<string, unknown>>;
   agent: 'running' | 'not-installed' | 'crashed' | 'blocked';
   online: boolean;
+  /**
+   * The network in force for this Mac when it is not an open one: its own network faults over the
+   * fleet's network (`from` says which gave each part), placeholders filled in.
+   */
+  network?: {
+    allow?: string[];
+    proxy?: boolean;
+    tlsInspection?: { exempt: string[] };
+    from: { allow?: 'mac' | 'fleet'; proxy?: 'mac' | 'fleet'; tlsInspection?: 'mac' | 'fleet' };
+  };
 }
 
 function bad(field: string, message: string, expected?: string): never {
@@ -68,6 +106,9 @@ export function parseDeviceFault(value: unknown, field = 'fault'): DeviceFault {
     offline: ['for'],
     notnow: ['connects'],
     'package-download': ['mode', 'count'],
+    'allow-list': ['allow'],
+    proxy: [],
+    'tls-inspection': ['exempt'],
   };
   for (const key of Object.keys(v)) {
     if (key !== 'kind' && !allowed[kind as DeviceFaultKind].includes(key)) {
@@ -93,6 +134,18 @@ export function parseDeviceFault(value: unknown, field = 'fault'): DeviceFault {
       const f: DeviceFault = { kind: 'package-download', mode: v.mode };
       if (v.count !== undefined) f.count = positiveInt(v.count, `${field}.count`);
       return f;
+    }
+    case 'allow-list': {
+      const list = v.allow;
+      if (!Array.isArray(list) || list.length === 0 || list.length > MAX_NETWORK_ENTRIES) {
+        bad(`${field}.allow`, `allow-list.allow must be a list of 1 to ${MAX_NETWORK_ENTRIES} host:port pairs (the reachable ones; everything else is blocked)`, '["{device}:{port}", "*.iot.mdmsim.test:443"]');
+      }
+      return { kind: 'allow-list', allow: list.map((x, i) => formatHostPort(parseHostPort(x, `${field}.allow[${i}]`))) };
+    }
+    case 'tls-inspection': {
+      const list = v.exempt ?? [];
+      if (!Array.isArray(list) || list.length > MAX_NETWORK_ENTRIES) bad(`${field}.exempt`, `tls-inspection.exempt must be a list of at most ${MAX_NETWORK_ENTRIES} hosts (relayed without inspection)`, '["{device-web-api}", "{device-devices}"]');
+      return { kind: 'tls-inspection', exempt: list.map((x, i) => parseHostPattern(x, `${field}.exempt[${i}]`)) };
     }
     default:
       return { kind } as DeviceFault;

@@ -64,6 +64,13 @@ function agentCheckinUrl(configuration: PlistValue | undefined, origin: string):
   return `${origin}${AGENT_CHECKIN_PATH}`;
 }
 
+/** The pin the agent is configured with (Configuration.ServerPinSHA256), if it is one. */
+function agentPin(configuration: PlistValue | undefined): { pin?: string } {
+  const pin = isPlistDict(configuration) ? configuration.ServerPinSHA256 : undefined;
+  // A SHA-256 in base64 is 44 characters; anything else is not a pin the agent can check.
+  return typeof pin === 'string' && /^[A-Za-z0-9+/]{43}=$/.test(pin) ? { pin } : {};
+}
+
 function agentInterval(configuration: PlistValue | undefined): number {
   const seconds = isPlistDict(configuration) ? configuration.CheckinIntervalSeconds : undefined;
   return typeof seconds === 'number' && Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : AGENT_CHECKIN_INTERVAL_MS;
@@ -140,6 +147,7 @@ export async function installEnterpriseApplication(command: CommandPayload, ctx:
       installedAt: now,
       checkinUrl: agentCheckinUrl(configuration, origin!),
       intervalMs: agentInterval(configuration),
+      ...agentPin(configuration),
     };
     after.push('start-agent');
   }

@@ -99,7 +99,7 @@ describe('parseScenario: bad input names the file, line, field and reason', () =
   });
 
   it('unknown faults, commands and filters', () => {
-    expect(failure(`${HEAD}steps:\n  - { at: 1d, mac: 1, fault: gremlins }\n${EXPECT}`).message).toBe('story.yaml:7:30: steps[0].fault.kind: unknown fault kind "gremlins" (expected: agent-uninstalled, agent-crashed, agent-network-blocked, offline, notnow, package-download)');
+    expect(failure(`${HEAD}steps:\n  - { at: 1d, mac: 1, fault: gremlins }\n${EXPECT}`).message).toBe('story.yaml:7:30: steps[0].fault.kind: unknown fault kind "gremlins" (expected: agent-uninstalled, agent-crashed, agent-network-blocked, offline, notnow, package-download, allow-list, proxy, tls-inspection)');
     expect(failure(`${HEAD}steps:\n  - { at: 1d, mac: 1, command: { RequestType: Frobnicate } }\n${EXPECT}`).message).toMatch(/steps\[0\]\.command\.RequestType: unknown RequestType "Frobnicate"/);
     expect(failure(HEAD.replace('fleet: { count: 3 }', 'fleet: { count: 3, models: [ThinkPad] }') + EXPECT).message).toMatch(/^story\.yaml:4:28: fleet\.models: no Mac model matches "ThinkPad"; known: /);
   });

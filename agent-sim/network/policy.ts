@@ -1,0 +1,139 @@
+/**
+ * A Mac's network as the simulator applies it: the network faults (protocol/faults.ts) of the
+ * Mac itself over the fleet's network, kind by kind, with placeholders filled in.
+ *
+ *   allow-list   only these host:port pairs are reachable. Without a proxy, any other connection
+ *                is refused (ECONNREFUSED at once, as a firewall that rejects with a reset: nothing
+ *                reaches the server); with a proxy, the proxy answers the CONNECT 403. APNs (the
+ *                courier) is held to it too: blocked, the Mac's pushes wait at APNs.
+ *   proxy        HTTPS goes through the fleet's in-process HTTP CONNECT proxy (./gateway.ts).
+ *   tls-inspection  the proxy decrypts: the Mac's TLS ends at the inspector, whose leaf is signed
+ *                by its own CA, trusted by the Mac (as an organisation deploys it); exempt hosts are
+ *                tunnelled untouched. Implies the proxy path.
+ */
+import { parseDeviceFault, type DeviceFault, type NetworkFault } from '../../protocol/faults';
+import { allowedBy, formatHostPort, hostPatternMatches, parseHostPort, type HostPort } from '../../protocol/network-policy';
+import { fillNames, type NetworkNames } from './names';
+
+/** The typed form of the programmatic API (Fleet.setNetworkPolicy, Lab.setNetworkPolicy). */
+export interface NetworkPolicy {
+  /** `host:port` pairs reachable (`*.iot.mdmsim.test:443`, `{device}:{port}`); everything else is blocked. */
+  allowList?: readonly string[];
+  /** HTTPS through an HTTP CONNECT proxy (which applies the allow-list). */
+  proxy?: boolean;
+  /** TLS inspection; `exempt` hosts are relayed without it. */
+  tlsInspection?: boolean | { exempt?: readonly string[] };
+}
+
+/** The network faults of a policy, checked as the fault parser checks them (a 400 naming the field). */
+export function policyFaults(policy: NetworkPolicy, field = 'network'): NetworkFault[] {
+  const out: DeviceFault[] = [];
+  if (policy.allowList !== undefined) out.push(parseDeviceFault({ kind: 'allow-list', allow: [...policy.allowList] }, `${field}.allowList`));
+  if (policy.proxy === true) out.push({ kind: 'proxy' });
+  const ti = policy.tlsInspection;
+  if (ti !== undefined && ti !== false) out.push(parseDeviceFault({ kind: 'tls-inspection', ...(ti === true || ti.exempt === undefined ? {} : { exempt: [...ti.exempt] }) }, `${field}.tlsInspection`));
+  return out as NetworkFault[];
+}
+
+/** One source's network (the Mac's own, or the fleet's), placeholders filled in. */
+export interface NetworkParts {
+  allow?: { entries: HostPort[]; text: string[] };
+  proxy?: boolean;
+  inspection?: { exempt: string[] };
+}
+
+/** Adds a network fault to `parts` (replacing its kind), names filled in; throws a 400 naming the field. */
+export function addNetworkFault(parts: NetworkParts, fault: NetworkFault, names: NetworkNames, field = 'fault'): void {
+  switch (fault.kind) {
+    case 'allow-list': {
+      const text = fault.allow.map((x, i) => formatHostPort(parseHostPort(fillNames(x, names, `${field}.allow[${i}]`), `${field}.allow[${i}]`)));
+      parts.allow = { entries: text.map((x) => parseHostPort(x, field)), text };
+      break;
+    }
+    case 'proxy':
+      parts.proxy = true;
+      break;
+    case 'tls-inspection':
+      parts.inspection = { exempt: fault.exempt.map((x, i) => fillNames(x, names, `${field}.exempt[${i}]`).toLowerCase()) };
+      break;
+  }
+}
+
+export function removeNetworkFault(parts: NetworkParts, kind: NetworkFault['kind']): boolean {
+  switch (kind) {
+    case 'allow-list':
+      if (!parts.allow) return false;
+      delete parts.allow;
+      return true;
+    case 'proxy':
+      if (!parts.proxy) return false;
+      delete parts.proxy;
+      return true;
+    case 'tls-inspection':
+      if (!parts.inspection) return false;
+      delete parts.inspection;
+      return true;
+  }
+}
+
+export function isEmpty(parts: NetworkParts | undefined): boolean {
+  return !parts || (parts.allow === undefined && parts.proxy === undefined && parts.inspection === undefined);
+}
+
+/** The parts as faults, in the fault state's form. */
+export function partsJson(parts: NetworkParts | undefined): Array<Record<string, unknown>> {
+  const out: Array<Record<string, unknown>> = [];
+  if (!parts) return out;
+  if (parts.allow) out.push({ kind: 'allow-list', allow: [...parts.allow.text] });
+  if (parts.proxy) out.push({ kind: 'proxy' });
+  if (parts.inspection) out.push({ kind: 'tls-inspection', exempt: [...parts.inspection.exempt] });
+  return out;
+}
+
+/** What is in force for one Mac. */
+export interface EffectivePolicy {
+  allow?: HostPort[];
+  allowText?: string[];
+  /** HTTPS goes through the gateway (an explicit proxy, or the inspector in the path). */
+  viaGateway: boolean;
+  /** An explicit proxy (its refusals are the proxy's 403s); otherwise the network refuses. */
+  proxy: boolean;
+  inspection?: { exempt: string[] };
+  from: { allow?: 'mac' | 'fleet'; proxy?: 'mac' | 'fleet'; tlsInspection?: 'mac' | 'fleet' };
+}
+
+/** The Mac's parts over the fleet's, kind by kind; undefined when the network is open. */
+export function mergeParts(fleet: NetworkParts | undefined, mac: NetworkParts | undefined): EffectivePolicy | undefined {
+  if (isEmpty(fleet) && isEmpty(mac)) return undefined;
+  const allow = mac?.allow ?? fleet?.allow;
+  const proxy = mac?.proxy ?? fleet?.proxy ?? false;
+  const inspection = mac?.inspection ?? fleet?.inspection;
+  const src = (m: unknown, f: unknown): 'mac' | 'fleet' | undefined => (m !== undefined ? 'mac' : f !== undefined ? 'fleet' : undefined);
+  const from: EffectivePolicy['from'] = {};
+  const a = src(mac?.allow, fleet?.allow);
+  if (a) from.allow = a;
+  const p = src(mac?.proxy, fleet?.proxy);
+  if (p) from.proxy = p;
+  const t = src(mac?.inspection, fleet?.inspection);
+  if (t) from.tlsInspection = t;
+  return {
+    ...(allow ? { allow: allow.entries, allowText: allow.text } : {}),
+    viaGateway: proxy || inspection !== undefined,
+    proxy,
+    ...(inspection ? { inspection } : {}),
+    from,
+  };
+}
+
+/** Whether the policy lets the Mac reach host:port at all (no allow-list: yes). */
+export function reachable(policy: EffectivePolicy | undefined, host: string, port: number): boolean {
+  return !policy?.allow || allowedBy(policy.allow, host, port);
+}
+
+/** Whether an inspecting proxy relays `host` untouched. */
+export function exemptFromInspection(policy: EffectivePolicy, host: string): boolean {
+  const list = policy.inspection?.exempt;
+  if (!list) return true;
+  for (const p of list) if (hostPatternMatches(p, host)) return true;
+  return false;
+}
