@@ -21,6 +21,7 @@ import { formatEvent, isRoutine } from './timeline';
 import { addPostureSyncCommand } from './cli-posture';
 import { registerTokenCommand } from './cli-token';
 import { registerNetworkRequirementsCommand } from './cli-network-requirements';
+import { registerDeviceCommand } from './cli-device-profiles';
 import { addTenantOptions, tenantFromFlags, type TenantFlags } from './cli-tenant';
 import { DEVICE_NAMES, type DeviceNames } from '../server/tenant/urls';
 import { registerNetworkCheckCommand } from './cli-network-check';
@@ -244,6 +245,7 @@ export function buildProgram(): Command {
 
   registerTokenCommand(program);
   registerNetworkRequirementsCommand(program);
+  registerDeviceCommand(program);
   registerNetworkCheckCommand(program);
   addPostureSyncCommand(program);
   return program;

@@ -45,6 +45,8 @@ import { tenantCertificateNames, type Tenant } from '../protocol/tenant';
 import { loadOrCreateTenant } from './tenant/tenant-file';
 import { DEFAULT_DEVICE_NAMES, DeviceUrls, type DeviceNames, type TenantDeviceUrls } from './tenant/urls';
 import { createTenantControl } from './tenant/control';
+import { IssuedProfiles } from './enroll/issued-profiles';
+import { createProfilesControl } from './profiles/control';
 import { tlsProfile, tlsServerOptions, type TlsProfileName } from './http/tls-profiles';
 import { answerWhenDurable } from './http/durable-answers';
 
@@ -192,6 +194,8 @@ export class MdmsimServer {
   readonly tenant: Tenant;
   /** Every URL handed to a device, and which names they use. */
   readonly deviceUrls: DeviceUrls;
+  /** Which enrollment profile carried which identity (what a Mac installed). */
+  readonly issuedProfiles: IssuedProfiles;
   private deviceFaults?: DeviceFaultHandler;
   private scenarioSource?: ScenarioSource;
   private httpServer?: Server;
@@ -215,6 +219,7 @@ export class MdmsimServer {
     // On a durable store, a virtual clock picks up where the last run left it.
     this.clock = typeof options.clock === 'object' ? options.clock : createStoreClock(options.clock ?? 'real', this.store);
     this.events = new EventLog(this.store, this.clock);
+    this.issuedProfiles = new IssuedProfiles(this.events);
     this.service = new MdmService({ store: this.store, clock: this.clock, events: this.events });
     this.agent = new AgentService({ store: this.store, clock: this.clock, events: this.events });
     this.agentArtifacts = new AgentArtifacts(options.agent);
@@ -267,6 +272,7 @@ export class MdmsimServer {
       events: this.events,
       identityKeyType: options.identityKeyType,
       identityKeyPool: options.identityKeyPool,
+      issued: this.issuedProfiles,
     });
     this.enrollmentService = enrollment;
     if (options.apns !== false) {
@@ -306,6 +312,7 @@ export class MdmsimServer {
     app.get(ENROLL_PATH, createEnrollHandler(enrollment, (hostHeader) => this.deviceUrls.profileBase(hostHeader)));
     app.use(API_TOKENS_CONTROL_PATH, createApiTokensControl({ apiToken: this.apiToken, tokens: this.apiTokens }));
     app.use('/sim/v1', createTenantControl({ apiToken: this.apiToken, deviceUrls: this.deviceUrls }));
+    app.use('/sim/v1', createProfilesControl({ apiToken: this.apiToken, store: this.store, issued: this.issuedProfiles, caCertDer: () => ca.certDer }));
     app.use('/sim/v1', createDashboardControl({ apiToken: this.apiToken, store: this.store, agentPolicy: this.agentPolicy, push: () => this.pushService, scenario: () => this.scenario }));
     app.use('/sim/v1', createControlApi({
         apiToken: this.apiToken,

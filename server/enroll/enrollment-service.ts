@@ -2,13 +2,14 @@
  * Issues enrollment profiles: a fresh device identity per download, wrapped in a PKCS#12 with
  * a random password, placed in the profile, and the whole profile CMS-signed.
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytes, X509Certificate } from 'node:crypto';
 import { signAttached } from '../../protocol/cms';
 import type { Clock } from '../../protocol/clock';
 import { buildPlistBuffer } from '../../protocol/plist';
 import { buildPkcs12 } from '../../protocol/pkcs12';
 import { issueDeviceIdentity, KeyPool, type Ca, type DeviceIdentity, type IdentityKeyType, type ProfileSigner } from '../pki';
 import type { EventLog } from '../service/event-log';
+import type { IssuedProfiles } from './issued-profiles';
 import { buildEnrollmentProfile } from './profile';
 
 export interface EnrollmentServiceOptions {
@@ -21,6 +22,8 @@ export interface EnrollmentServiceOptions {
   identityKeyType?: IdentityKeyType;
   /** Opt-in: reuse this many key pairs per key type across identities (see KeyPool). */
   identityKeyPool?: number;
+  /** Remembers which profile carried which identity (what a Mac installed). */
+  issued?: IssuedProfiles;
 }
 
 export interface IssuedProfile {
@@ -51,14 +54,33 @@ export class EnrollmentService {
     // macOS will not import a PKCS#12 payload without one.
     const password = randomBytes(12).toString('base64url');
     const pkcs12 = buildPkcs12({ certDer: identity.certDer, privateKey: identity.privateKey }, { password, friendlyName: 'MDM device identity' });
-    const { profile } = buildEnrollmentProfile({ baseUrl, topic: this.options.topic, caCertDer: ca.certDer, pkcs12, password });
+    const { profile, mdmPayload, uuids } = buildEnrollmentProfile({ baseUrl, topic: this.options.topic, caCertDer: ca.certDer, pkcs12, password });
     const der = signAttached(buildPlistBuffer(profile), { certDer: signer.certDer, privateKey: signer.privateKey }, { signingTime: new Date(now) });
+    const identitySubject = new X509Certificate(identity.certDer).subject;
     events.record({
       type: 'enroll.profile',
       from: 'mdm',
       to: 'device',
       summary: `enrollment profile issued: ${keyType === 'ec' ? 'EC P-256' : 'RSA 2048'} identity ${identity.sha256.slice(0, 12)}…`,
-      data: { keyType, identityCertSha256: identity.sha256, serverURL: `${baseUrl}/mdm/connect` },
+      // Enough to rebuild what the Mac will show for this profile (IssuedProfiles), the secrets aside.
+      data: {
+        keyType,
+        identityCertSha256: identity.sha256,
+        identitySubject,
+        serverURL: mdmPayload.ServerURL,
+        checkInURL: mdmPayload.CheckInURL,
+        topic: this.options.topic,
+        payloadUUIDs: { ...uuids },
+      },
+    });
+    this.options.issued?.remember({
+      identityCertSha256: identity.sha256,
+      identitySubject,
+      issuedAt: now,
+      serverURL: mdmPayload.ServerURL as string,
+      checkInURL: mdmPayload.CheckInURL as string,
+      topic: this.options.topic,
+      uuids,
     });
     return { der, identity };
   }

@@ -28,6 +28,16 @@ export interface EnrollmentProfileInput {
   caCertDer: Buffer;
   pkcs12: Buffer;
   password: string;
+  /** The PayloadUUIDs to use (default: fresh ones): the same UUIDs rebuild the same profile. */
+  uuids?: EnrollmentProfileUuids;
+}
+
+/** The PayloadUUIDs of an enrollment profile: the profile's own and each payload's. */
+export interface EnrollmentProfileUuids {
+  profile: string;
+  ca: string;
+  identity: string;
+  mdm: string;
 }
 
 export interface EnrollmentProfile {
@@ -35,16 +45,18 @@ export interface EnrollmentProfile {
   /** PayloadUUID of the PKCS#12 payload, which IdentityCertificateUUID names. */
   identityPayloadUUID: string;
   mdmPayload: PlistDict;
+  uuids: EnrollmentProfileUuids;
 }
 
 export function buildEnrollmentProfile(input: EnrollmentProfileInput): EnrollmentProfile {
   const uuid = () => randomUUID().toUpperCase();
-  const identityPayloadUUID = uuid();
+  const uuids: EnrollmentProfileUuids = input.uuids ?? { profile: uuid(), ca: uuid(), identity: uuid(), mdm: uuid() };
+  const identityPayloadUUID = uuids.identity;
   const caPayload: PlistDict = {
     PayloadType: 'com.apple.security.root',
     PayloadVersion: 1,
     PayloadIdentifier: `${PROFILE_IDENTIFIER}.ca`,
-    PayloadUUID: uuid(),
+    PayloadUUID: uuids.ca,
     PayloadDisplayName: 'mdmsim Local CA',
     PayloadCertificateFileName: 'mdmsim-ca.cer',
     PayloadContent: input.caCertDer,
@@ -63,7 +75,7 @@ export function buildEnrollmentProfile(input: EnrollmentProfileInput): Enrollmen
     PayloadType: 'com.apple.mdm',
     PayloadVersion: 1,
     PayloadIdentifier: `${PROFILE_IDENTIFIER}.mdm`,
-    PayloadUUID: uuid(),
+    PayloadUUID: uuids.mdm,
     PayloadDisplayName: 'Mobile Device Management',
     IdentityCertificateUUID: identityPayloadUUID,
     Topic: input.topic,
@@ -78,12 +90,12 @@ export function buildEnrollmentProfile(input: EnrollmentProfileInput): Enrollmen
     PayloadType: 'Configuration',
     PayloadVersion: 1,
     PayloadIdentifier: PROFILE_IDENTIFIER,
-    PayloadUUID: uuid(),
+    PayloadUUID: uuids.profile,
     PayloadDisplayName: 'mdmsim enrollment',
     PayloadDescription: 'Enrolls this Mac in the mdmsim MDM server.',
     PayloadOrganization: 'mdmsim',
     PayloadScope: 'System',
     PayloadContent: [caPayload, identityPayload, mdmPayload],
   };
-  return { profile, identityPayloadUUID, mdmPayload };
+  return { profile, identityPayloadUUID, mdmPayload, uuids };
 }
