@@ -34,4 +34,7 @@ export { buildManifest, parseManifest, verifyAsset } from './protocol/manifest';
 export { startThreadedLab, ThreadedLab, type ThreadedLabOptions } from './lab/threaded/threaded-lab';
 export { TLS_PROFILES, TLS_PROFILE_NAMES, CIPHER_SUITES, tlsProfile, suitesFor, TlsProfileError, type TlsProfile, type TlsProfileName, type TlsVersion, type CipherSuite } from './server/http/tls-profiles';
 export { checkTls, NetworkCheckError, type NetworkCheckOptions, type NetworkCheckReport } from './lab/network-check';
+export { parseTenant, tenantDomains, tenantCertificateNames, DEFAULT_ZONE, type Tenant, type TenantDomains, type Region } from './protocol/tenant';
+export { networkRequirements, formatRequirements, type NetworkRequirement, type RequirementsFormat } from './protocol/network-requirements';
+export { formatSystemProfiler, type DeviceProfilesJson, type InstalledProfileJson } from './protocol/installed-profiles';
 export { startPostureSync, PostureSync, parseNodeList, parseRule, evaluatePosture, normalizeSerial, PrismClient, PrismError, PostureRuleError, NodeListError, AUDIT_ACTIONS, type PostureSyncOptions, type PostureSyncStatus, type PostureNodeState, type PostureNodeInput, type PostureEvent, type SyncReport, type AuditEvent, type AttributeValue } from './posture-sim';

@@ -4,8 +4,9 @@
  */
 import { createHash } from 'node:crypto';
 import { formatSystemProfiler, payloadJson, profileJson, type DeviceProfilesJson } from '../../protocol/installed-profiles';
+import type { PlistDict } from '../../protocol/plist/types';
 
-const profile = {
+const profile: PlistDict = {
   PayloadType: 'Configuration',
   PayloadVersion: 1,
   PayloadIdentifier: 'com.example.wifi',
@@ -47,7 +48,7 @@ describe('profileJson', () => {
       EAPClientConfiguration: { AcceptEAPTypes: [13], UserName: 'ada' },
       Since: { $date: '2026-01-05T09:00:00.000Z' },
     });
-    expect(payloadJson(profile.PayloadContent[1]!)).toEqual(json.payloads[1]);
+    expect(payloadJson((profile.PayloadContent as PlistDict[])[1]!)).toEqual(json.payloads[1]);
   });
 });
 
