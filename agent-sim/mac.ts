@@ -679,7 +679,7 @@ export class SimulatedMac implements PushTarget, MacNetwork {
     const had = this.host.network.macFaultsJson(this.udid);
     this.host.network.replaceMacFaults(this.udid, faults);
     for (const f of had) if (!faults.some((x) => x.kind === f.kind)) this.emit('mac.fault.cleared', `fault ${String(f.kind)} cleared`, { kind: f.kind });
-    for (const f of faults) this.emit('mac.fault.applied', `fault ${f.kind}${describeFault(f)}`, { fault: { ...f } });
+    for (const f of this.host.network.macFaultsJson(this.udid) as NetworkFault[]) this.emit('mac.fault.applied', `fault ${f.kind}${describeFault(f)}`, { fault: { ...f } });
     return this.faultState();
   }
 
@@ -748,9 +748,13 @@ export class SimulatedMac implements PushTarget, MacNetwork {
         break;
       case 'allow-list':
       case 'proxy':
-      case 'tls-inspection':
+      case 'tls-inspection': {
         this.host.network.applyMacFault(this.udid, fault);
-        break;
+        // Shown as applied: placeholders filled in.
+        const applied = this.host.network.macFaultsJson(this.udid).find((x) => x.kind === fault.kind) as NetworkFault | undefined;
+        this.emit('mac.fault.applied', `fault ${fault.kind}${describeFault(applied ?? fault)}`, { fault: { ...(applied ?? fault) } });
+        return;
+      }
     }
     this.emit('mac.fault.applied', `fault ${fault.kind}${describeFault(fault)}`, { fault: { ...fault } });
   }

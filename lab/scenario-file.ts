@@ -32,6 +32,9 @@ import { parseDeviceFaults, DEVICE_FAULT_KINDS, type DeviceFault, type DeviceFau
 import type { PlistValue } from '../protocol/plist/types';
 import { ProblemError } from '../protocol/problem';
 import type { EventRecord } from '../server/storage/types';
+import { parseHostPattern, parseHostPort } from '../protocol/network-policy';
+import { LAB_NETWORK_NAMES } from '../agent-sim/network/names';
+import type { NetworkPolicy } from '../agent-sim/network/policy';
 import type { Expectation, Scenario, ScenarioContext, ScenarioStep } from './scenario';
 
 export class ScenarioFileError extends Error {
@@ -218,8 +221,8 @@ export function loadScenarioFile(path: string): FileScenario {
   return parseScenario(text, path);
 }
 
-const TOP = ['name', 'title', 'description', 'fleet', 'duration', 'policy', 'explain', 'steps', 'expect'] as const;
-const STEP_ACTIONS = ['note', 'enroll', 'reenroll', 'fault', 'clear-faults', 'command', 'push', 'api', 'advance', 'posture', 'posture-update', 'revoke-token'] as const;
+const TOP = ['name', 'title', 'description', 'fleet', 'duration', 'policy', 'network', 'explain', 'steps', 'expect'] as const;
+const STEP_ACTIONS = ['note', 'enroll', 'reenroll', 'fault', 'clear-faults', 'command', 'push', 'api', 'advance', 'posture', 'posture-update', 'revoke-token', 'network'] as const;
 type StepAction = (typeof STEP_ACTIONS)[number];
 
 /** Parses scenario YAML (`file` names it in errors). */
@@ -256,6 +259,8 @@ export function parseScenario(text: string, file = 'scenario.yaml'): FileScenari
 
   const duration = r.duration(r.get(root, 'duration'), 'duration', root, { required: true })!;
   const policy = readPolicy(r, r.get(root, 'policy'));
+  const networkNode = r.get(root, 'network');
+  const network = networkNode === undefined ? undefined : readNetwork(r, networkNode, 'network', root, false);
 
   const explain: ScenarioExplanation[] = [];
   const explainNode = r.get(root, 'explain');
@@ -315,7 +320,7 @@ export function parseScenario(text: string, file = 'scenario.yaml'): FileScenari
     expectations,
     explain,
     file,
-    lab: { seed, models, os, ...(policy ? { server: { agentPolicy: policy } } : {}) },
+    lab: { seed, models, os, ...(network ? { network } : {}), ...(policy ? { server: { agentPolicy: policy } } : {}) },
   };
 }
 
@@ -346,7 +351,7 @@ function readStep(r: Reader, m: YAMLMap<unknown, unknown>, field: string, action
   const own = r.string(r.get(m, 'describe'), `${field}.describe`, m, false);
   const needsMacs = action === 'fault' || action === 'clear-faults' || action === 'command' || action === 'push' || action === 'reenroll';
   const macs = r.macs(m, field, total, needsMacs);
-  if (!needsMacs && action !== 'api' && macs !== undefined) r.fail(r.get(m, 'mac') ?? r.get(m, 'macs'), field, `a ${action} step is not about particular Macs`);
+  if (!needsMacs && action !== 'api' && action !== 'network' && macs !== undefined) r.fail(r.get(m, 'mac') ?? r.get(m, 'macs'), field, `a ${action} step is not about particular Macs`);
   const who = macs === undefined ? '' : macs === 'all' ? 'every Mac' : macs.map((n) => `Mac ${n}`).join(', ');
   switch (action) {
     case 'note': {
@@ -368,8 +373,11 @@ function readStep(r: Reader, m: YAMLMap<unknown, unknown>, field: string, action
         const sub = p?.field?.replace(/^(faults\[\d+\]|fault)\.?/, '') ?? '';
         const at = sub ? `${field}.fault.${sub}` : `${field}.fault`;
         const expected = p?.expected ? ` (expected: ${p.expected})` : !p ? ` (kinds: ${DEVICE_FAULT_KINDS.join(', ')})` : '';
-        r.fail(node, at, `${(error as Error).message}${expected}`);
+        // A message that starts with its own field (the network entries' do) says it once.
+        const message = p?.field ? (error as Error).message.replace(`${p.field}: `, '') : (error as Error).message;
+        r.fail(node, at, `${message}${expected}`);
       }
+      faults.forEach((f, i) => checkNetworkNames(r, node, `${field}.fault`, f, faults.length > 1 ? i : undefined));
       const text = faults.map((f) => f.kind).join(', ');
       return {
         at,
@@ -429,6 +437,18 @@ function readStep(r: Reader, m: YAMLMap<unknown, unknown>, field: string, action
     }
     case 'api':
       return readApiStep(r, node, m, field, at, own, macs);
+    case 'network': {
+      const policy = readNetwork(r, node, `${field}.network`, m, true);
+      const what = policy ? describeNetworkPolicy(policy) : 'open';
+      return {
+        at,
+        describe: own ?? (macs === undefined ? `the fleet's network: ${what}` : `${who}'s network: ${what}`),
+        run: async (ctx) => {
+          if (macs === undefined) return ctx.lab.setNetworkPolicy(policy);
+          for (const n of macNumbers(macs, ctx)) await ctx.lab.setNetworkPolicy(policy, ctx.mac(n).udid);
+        },
+      };
+    }
     case 'posture': {
       const p = r.map(node, `${field}.posture`, ['rules', 'token'], m);
       const rules = r.strings(r.get(p, 'rules'), `${field}.posture.rules`) ?? [];
@@ -476,6 +496,80 @@ function readStep(r: Reader, m: YAMLMap<unknown, unknown>, field: string, action
       };
     }
   }
+}
+
+const NETWORK_KEYS = ['allow-list', 'proxy', 'tls-inspection'] as const;
+
+/**
+ * A network (the story's from the start, or a `network` step's): `allow-list: [host:port]`,
+ * `proxy: true`, `tls-inspection: true | { exempt: [host] }`; a step may say `open`. Entries are
+ * checked as the fault parser checks them, and `{name}` placeholders against the names a lab knows.
+ */
+function readNetwork(r: Reader, node: YamlNode, field: string, parent: YamlNode, openAllowed: boolean): NetworkPolicy | undefined {
+  if (openAllowed && isScalar(node) && node.value === 'open') return undefined;
+  const m = r.map(node, field, NETWORK_KEYS, parent);
+  const policy: { allowList?: string[]; proxy?: boolean; tlsInspection?: true | { exempt: string[] } } = {};
+  const allowNode = r.get(m, 'allow-list');
+  if (allowNode !== undefined) {
+    if (!isSeq(allowNode) || allowNode.items.length === 0) r.fail(allowNode, `${field}.allow-list`, 'expected a non-empty list of host:port pairs, e.g. ["{device}:{port}", "*.iot.{zone}:{port}"]');
+    policy.allowList = allowNode.items.map((item, i) => {
+      const text = r.string(item as YamlNode, `${field}.allow-list[${i}]`, allowNode)!;
+      const f = `${field}.allow-list[${i}]`;
+      try {
+        parseHostPort(text, f);
+      } catch (error) {
+        r.fail(item as YamlNode, f, (error as Error).message.replace(`${f}: `, ''));
+      }
+      checkPlaceholders(r, item as YamlNode, f, text);
+      return text;
+    });
+  }
+  const proxy = r.boolean(r.get(m, 'proxy'), `${field}.proxy`);
+  if (proxy) policy.proxy = true;
+  const ti = r.get(m, 'tls-inspection');
+  if (ti !== undefined) {
+    if (isScalar(ti) && ti.value === true) policy.tlsInspection = true;
+    else if (!(isScalar(ti) && ti.value === false)) {
+      const tm = r.map(ti, `${field}.tls-inspection`, ['exempt'], m);
+      const exempt = r.strings(r.get(tm, 'exempt'), `${field}.tls-inspection.exempt`) ?? [];
+      exempt.forEach((host, i) => {
+        const f = `${field}.tls-inspection.exempt[${i}]`;
+        const at = (r.get(tm, 'exempt') as YamlNode | undefined) ?? tm;
+        try {
+          parseHostPattern(host, f);
+        } catch (error) {
+          r.fail(at, f, (error as Error).message.replace(`${f}: `, ''));
+        }
+        checkPlaceholders(r, at, f, host);
+      });
+      policy.tlsInspection = { exempt };
+    }
+  }
+  if (policy.allowList === undefined && policy.proxy === undefined && policy.tlsInspection === undefined) r.fail(m, field, `says nothing: give ${NETWORK_KEYS.join(', ')}${openAllowed ? ', or write open' : ''}`);
+  return policy;
+}
+
+/** Every `{name}` in `text` is one a lab fills in. */
+function checkPlaceholders(r: Reader, node: YamlNode, field: string, text: string): void {
+  for (const [, name] of text.matchAll(/\{([a-z][a-z0-9-]*)\}/g)) {
+    if (!LAB_NETWORK_NAMES.includes(name!)) r.fail(node, field, `{${name}} is not a name the lab fills in; known: ${LAB_NETWORK_NAMES.map((n) => `{${n}}`).join(', ')}`);
+  }
+}
+
+/** The placeholders of a network fault, checked as the story is loaded. */
+function checkNetworkNames(r: Reader, node: YamlNode, field: string, f: DeviceFault, index: number | undefined): void {
+  const at = index === undefined ? field : `${field}.faults[${index}]`;
+  if (f.kind === 'allow-list') f.allow.forEach((x, i) => checkPlaceholders(r, node, `${at}.allow[${i}]`, x));
+  if (f.kind === 'tls-inspection') f.exempt.forEach((x, i) => checkPlaceholders(r, node, `${at}.exempt[${i}]`, x));
+}
+
+function describeNetworkPolicy(p: NetworkPolicy): string {
+  const parts: string[] = [];
+  if (p.allowList) parts.push(`only ${p.allowList.join(', ')}`);
+  if (p.proxy) parts.push('through the proxy');
+  const ti = p.tlsInspection;
+  if (ti) parts.push(`TLS inspection${ti !== true && ti.exempt?.length ? ` except ${ti.exempt.join(', ')}` : ''}`);
+  return parts.join('; ');
 }
 
 /** `{ name, permissions }` of an API token a step creates; permissions default to Prism's. */

@@ -52,6 +52,13 @@ export function isRoutine(e: EventRecord): boolean {
   if (e.type === 'agent.checkin') return (e.data as { kind?: string } | undefined)?.kind !== 'install';
   // An agent that cannot reach its server fails every 15 minutes: one line a day says so.
   if (e.type === 'mac.agent.checkin.failed') return (e.data as { kind?: string } | undefined)?.kind !== 'install';
+  // So does an agent refusing an inspected connection; the install's refusal stays visible.
+  if (e.type === 'agent.pin-failure') return (e.data as { kind?: string } | undefined)?.kind !== 'install';
+  // Every connection through the proxy is a CONNECT: those let through fold; a refusal stays visible.
+  if (e.type === 'network.proxy.connect') {
+    const outcome = (e.data as { outcome?: string } | undefined)?.outcome;
+    return outcome === 'tunnel' || outcome === 'inspected';
+  }
   // A scheduled posture sync that changed nothing (every 15 minutes, all day); one caused by
   // creating or updating the integration stays visible.
   if (e.type === 'posture.sync') {
@@ -103,7 +110,11 @@ export function formatTimeline(events: readonly EventRecord[], options: Timeline
         ? ['posture → MDM', `posture sync${entry.count === 1 ? '' : 's'} with no change`]
         : entry.type === 'mac.agent.checkin.failed'
           ? ['agent → MDM', `failed agent check-in${entry.count === 1 ? '' : 's'} (the first: ${entry.sample})`]
-          : ['agent → MDM', `routine agent check-in${entry.count === 1 ? '' : 's'}`];
+          : entry.type === 'agent.pin-failure'
+            ? ['agent → MDM', `agent connection${entry.count === 1 ? '' : 's'} refused for the pin (the first: ${entry.sample})`]
+            : entry.type === 'network.proxy.connect'
+              ? ['Mac → proxy', `CONNECT${entry.count === 1 ? '' : 's'} through the proxy (the first: ${entry.sample})`]
+              : ['agent → MDM', `routine agent check-in${entry.count === 1 ? '' : 's'}`];
     const line = `${virtualTime(entry.first, options.start)}  ${who.padEnd(7)} ${arrow.padEnd(18)} ${entry.count} ${what}${span}`;
     return options.color ? `\x1b[2m${line}\x1b[0m` : line;
   });

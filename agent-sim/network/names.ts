@@ -14,6 +14,9 @@ import { tenantDomains, type Tenant } from '../../protocol/tenant';
 
 export type NetworkNames = Readonly<Record<string, string>>;
 
+/** The names a lab's fleet knows (fleetNames and tenantNames), for checking a story before it runs. */
+export const LAB_NETWORK_NAMES: readonly string[] = ['server', 'port', 'apns', 'apns-port', 'device', 'device-web-api', 'device-devices', 'enrollment', 'web-app', 'agent-downloads', 'auto-apps', 'managed-library', 'telemetry', 'zone'];
+
 /** `text` with every `{name}` replaced; an unknown name is a 400 naming the field and the names known. */
 export function fillNames(text: string, names: NetworkNames, field: string): string {
   return text.replace(NAME_PLACEHOLDER, (whole, name: string) => {

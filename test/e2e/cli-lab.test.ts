@@ -87,7 +87,7 @@ describe('mdmsim lab --scenario agent-reinstall --exit', () => {
   it('refuses an unknown scenario and --exit without one, saying what to do', async () => {
     const unknown = await run(['lab', '--scenario', 'nope', '--exit']);
     expect(unknown.code).toBe(1);
-    expect(unknown.stderr).toMatch(/no such scenario or file; shipped: agent-posture, agent-reinstall, device-offline, enrollment, erase-and-reenroll, notnow/);
+    expect(unknown.stderr).toMatch(/no such scenario or file; shipped: agent-posture, agent-reinstall, device-offline, enrollment, enrollment-only-network, erase-and-reenroll, notnow, tls-inspection/);
     const bare = await run(['lab', '--exit']);
     expect(bare.code).toBe(1);
     expect(bare.stderr).toMatch(/--scenario/);

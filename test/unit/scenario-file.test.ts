@@ -68,7 +68,7 @@ expect:
 describe('parseScenario: bad input names the file, line, field and reason', () => {
   it('an unknown step action', () => {
     const e = failure(`${HEAD}steps:\n  - at: day 2\n    mac: 2\n    explode: true\n${EXPECT}`);
-    expect(e.message).toBe('story.yaml:9:5: steps[0].explode: unknown field "explode"; expected one of: at, mac, macs, describe, note, enroll, reenroll, fault, clear-faults, command, push, api, advance, posture, posture-update, revoke-token');
+    expect(e.message).toBe('story.yaml:9:5: steps[0].explode: unknown field "explode"; expected one of: at, mac, macs, describe, note, enroll, reenroll, fault, clear-faults, command, push, api, advance, posture, posture-update, revoke-token, network');
     expect([e.file, e.line, e.field]).toEqual(['story.yaml', 9, 'steps[0].explode']);
   });
 
@@ -117,7 +117,7 @@ describe('parseScenario: bad input names the file, line, field and reason', () =
     expect(failure(HEAD).message).toBe('story.yaml:1:1: expect: is required: a story checks at least one thing');
     expect(failure(HEAD.replace('fleet: { count: 3 }', 'fleet: { count: three }') + EXPECT).message).toBe('story.yaml:4:17: fleet.count: expected a whole number ≥ 0, got "three"');
     expect(failure(`${HEAD}expect:\n  - events: [oops\n`).message).toMatch(/^story\.yaml:\d+:\d+: not valid YAML: /);
-    expect(failure(`${HEAD}${EXPECT}surprise: 1\n`).message).toBe('story.yaml:8:1: surprise: unknown field "surprise"; expected one of: name, title, description, fleet, duration, policy, explain, steps, expect');
+    expect(failure(`${HEAD}${EXPECT}surprise: 1\n`).message).toBe('story.yaml:8:1: surprise: unknown field "surprise"; expected one of: name, title, description, fleet, duration, policy, network, explain, steps, expect');
     expect(failure(`${HEAD}steps:\n  - { at: 1d, advance: 3d }\n  - { at: 2d, mac: 1, push: true }\n${EXPECT}`).message).toBe('story.yaml:8:11: steps[1].at: is before 4d, where an earlier advance step already took the clock');
   });
 });
