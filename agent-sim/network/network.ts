@@ -32,6 +32,8 @@ export interface FleetNetworkOptions {
   onError?: (error: unknown) => void;
   timeoutMs?: number;
   maxSockets?: number;
+  /** Largest body read (default 64 MiB), as the fleet's shared pools. */
+  maxBodyBytes?: number;
 }
 
 interface MacRoute {
@@ -213,6 +215,7 @@ export class FleetNetwork {
         headersTimeout: timeoutMs,
         bodyTimeout: timeoutMs,
         keepAliveTimeout: 60_000,
+        maxResponseSize: this.o.maxBodyBytes ?? 64 * 1024 * 1024,
       });
       route.pools.set(key, pool);
     }

@@ -144,6 +144,14 @@ describe('APNs on an allow-list network', () => {
     expect(JSON.stringify(result)).toContain('Acknowledged');
   });
 
+  test('a fault naming a placeholder the fleet does not know is a 400 naming the field, and changes nothing', async () => {
+    const before = (await fleet.faults.get(mac.udid))?.network;
+    const r = await t.http.api('POST', `/sim/v1/devices/${mac.udid}/faults`, t.token, { faults: [{ kind: 'proxy' }, { kind: 'allow-list', allow: ['{device}:{port}', '{devise}:{port}'] }] });
+    expect(r.status).toBe(400);
+    expect(r.json.error).toMatchObject({ code: 'unknown-network-name', field: 'faults[1].allow[1]' });
+    expect((await fleet.faults.get(mac.udid))?.network).toEqual(before);
+  });
+
   test('cleared, the Mac is on an open network again', async () => {
     fleet.setNetworkPolicy(undefined, mac.udid);
     expect((await fleet.faults.get(mac.udid))?.network).toBeUndefined();
