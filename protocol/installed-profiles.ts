@@ -63,7 +63,7 @@ export interface MdmEnrollmentJson {
   topic: string;
   identityCertificateUUID: string;
   /** The identity certificate the Mac signs with (the one the server bound at Authenticate). */
-  identity?: { sha256: string; subject?: string };
+  identity?: { sha256: string; commonName?: string };
 }
 
 export interface DeviceProfilesJson {

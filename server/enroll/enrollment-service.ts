@@ -2,7 +2,7 @@
  * Issues enrollment profiles: a fresh device identity per download, wrapped in a PKCS#12 with
  * a random password, placed in the profile, and the whole profile CMS-signed.
  */
-import { randomBytes, X509Certificate } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { signAttached } from '../../protocol/cms';
 import type { Clock } from '../../protocol/clock';
 import { buildPlistBuffer } from '../../protocol/plist';
@@ -56,7 +56,6 @@ export class EnrollmentService {
     const pkcs12 = buildPkcs12({ certDer: identity.certDer, privateKey: identity.privateKey }, { password, friendlyName: 'MDM device identity' });
     const { profile, mdmPayload, uuids } = buildEnrollmentProfile({ baseUrl, topic: this.options.topic, caCertDer: ca.certDer, pkcs12, password });
     const der = signAttached(buildPlistBuffer(profile), { certDer: signer.certDer, privateKey: signer.privateKey }, { signingTime: new Date(now) });
-    const identitySubject = new X509Certificate(identity.certDer).subject;
     events.record({
       type: 'enroll.profile',
       from: 'mdm',
@@ -66,7 +65,7 @@ export class EnrollmentService {
       data: {
         keyType,
         identityCertSha256: identity.sha256,
-        identitySubject,
+        identityCommonName: identity.commonName,
         serverURL: mdmPayload.ServerURL,
         checkInURL: mdmPayload.CheckInURL,
         topic: this.options.topic,
@@ -75,7 +74,7 @@ export class EnrollmentService {
     });
     this.options.issued?.remember({
       identityCertSha256: identity.sha256,
-      identitySubject,
+      identityCommonName: identity.commonName,
       issuedAt: now,
       serverURL: mdmPayload.ServerURL as string,
       checkInURL: mdmPayload.CheckInURL as string,

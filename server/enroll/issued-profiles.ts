@@ -11,8 +11,8 @@ import type { EnrollmentProfileUuids } from './profile';
 
 export interface IssuedProfileRecord {
   identityCertSha256: string;
-  /** The identity certificate's subject, as X509Certificate.subject writes it. */
-  identitySubject?: string;
+  /** The identity certificate's subject CN. */
+  identityCommonName?: string;
   /** Clock time of the download. */
   issuedAt: number;
   serverURL: string;
@@ -55,13 +55,13 @@ export class IssuedProfiles {
 /** The event data an issue records (see EnrollmentService), read back; undefined for older events without it. */
 export function recordOf(data: Record<string, unknown> | undefined, at: number): IssuedProfileRecord | undefined {
   if (!data) return undefined;
-  const { identityCertSha256, identitySubject, serverURL, checkInURL, topic, payloadUUIDs } = data as Record<string, unknown>;
+  const { identityCertSha256, identityCommonName, serverURL, checkInURL, topic, payloadUUIDs } = data as Record<string, unknown>;
   const uuids = payloadUUIDs as Partial<EnrollmentProfileUuids> | undefined;
   if (typeof identityCertSha256 !== 'string' || typeof serverURL !== 'string' || typeof checkInURL !== 'string' || typeof topic !== 'string') return undefined;
   if (!uuids || typeof uuids.profile !== 'string' || typeof uuids.ca !== 'string' || typeof uuids.identity !== 'string' || typeof uuids.mdm !== 'string') return undefined;
   return {
     identityCertSha256,
-    ...(typeof identitySubject === 'string' ? { identitySubject } : {}),
+    ...(typeof identityCommonName === 'string' ? { identityCommonName } : {}),
     issuedAt: at,
     serverURL,
     checkInURL,

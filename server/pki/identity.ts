@@ -24,6 +24,8 @@ export interface DeviceIdentity {
   keyType: IdentityKeyType;
   /** SHA-256 of certDer, lower-case hex: what an enrollment is bound to. */
   sha256: string;
+  /** The certificate's subject CN (`mdmsim device identity <UUID>`). */
+  commonName: string;
 }
 
 export interface IssueIdentityOptions {
@@ -78,9 +80,10 @@ export async function issueDeviceIdentity(ca: Ca, options: IssueIdentityOptions)
   const { keyType, keyPool } = options;
   if (keyPool && keyPool.keyType !== keyType) throw new Error(`the key pool holds ${keyPool.keyType} keys, not ${keyType}`);
   const { privateKey, publicKey } = keyPool ? await keyPool.take() : await generateIdentityKey(keyType);
+  const commonName = `mdmsim device identity ${crypto.randomUUID().toUpperCase()}`;
   const { certDer, certPem } = ca.issue({
     subject: [
-      { name: 'commonName', value: `mdmsim device identity ${crypto.randomUUID().toUpperCase()}` },
+      { name: 'commonName', value: commonName },
       { name: 'organizationName', value: 'mdmsim' },
     ],
     publicKey,
@@ -93,5 +96,5 @@ export async function issueDeviceIdentity(ca: Ca, options: IssueIdentityOptions)
       { name: 'extKeyUsage', clientAuth: true },
     ],
   });
-  return { certDer, certPem, privateKey, keyType, sha256: crypto.createHash('sha256').update(certDer).digest('hex') };
+  return { certDer, certPem, privateKey, keyType, sha256: crypto.createHash('sha256').update(certDer).digest('hex'), commonName };
 }

@@ -40,7 +40,7 @@ export function deviceProfiles(deps: DeviceProfilesDeps, udid: string): DevicePr
   if (record) {
     const p = enrollmentProfileJson(record, deps.caCertDer(), e);
     installed.set(p.identifier, p);
-    identities.set(p.identifier, { sha256: record.identityCertSha256, ...(record.identitySubject ? { subject: record.identitySubject } : {}) });
+    identities.set(p.identifier, { sha256: record.identityCertSha256, ...(record.identityCommonName ? { commonName: record.identityCommonName } : {}) });
   } else if (e.identityCertSha256 === undefined) {
     notes.push('this server does not check Mdm-Signature (--auth none), so it cannot tell which enrollment profile the Mac installed');
   } else {
@@ -131,7 +131,8 @@ function mdmIdentityOf(profile: PlistDict): MdmEnrollmentJson['identity'] | unde
   if (!p12 || !Buffer.isBuffer(p12.PayloadContent) || typeof p12.Password !== 'string') return undefined;
   try {
     const { certDer } = openPkcs12(p12.PayloadContent, p12.Password);
-    return { sha256: createHash('sha256').update(certDer).digest('hex'), subject: new X509Certificate(certDer).subject };
+    const cn = new X509Certificate(certDer).subject.split('\n').find((line) => line.startsWith('CN='));
+    return { sha256: createHash('sha256').update(certDer).digest('hex'), ...(cn ? { commonName: cn.slice(3) } : {}) };
   } catch {
     return undefined;
   }

@@ -78,7 +78,7 @@ describe('GET /sim/v1/devices/{udid}/profiles', () => {
       checkInURL: `https://${device}:${port}/mdm/checkin`,
       topic: lab.server.pushCert.topic,
       identityCertificateUUID: json.profiles[0]!.payloads[1]!.uuid,
-      identity: { sha256: record.identityCertSha256, subject: expect.stringContaining('CN=mdmsim device identity') },
+      identity: { sha256: record.identityCertSha256, commonName: expect.stringMatching(/^mdmsim device identity [0-9A-F-]{36}$/) },
     });
     const enrollment = json.profiles[0]!;
     expect(enrollment).toMatchObject({
