@@ -277,6 +277,41 @@ describe('SqliteStorage on disk', () => {
     store.close();
   });
 
+  it('answers next command, queue length and NotNow from counts that follow rollbacks and reopens', () => {
+    const file = freshFile();
+    let store = new SqliteStorage(file);
+    enroll(store, 'D1');
+    const command = (uuid: string) => ({ commandUUID: uuid, requestType: 'DeviceInformation', body: Buffer.from(`<plist>${uuid}</plist>`), createdAt: T0 });
+    store.enqueue(['D1'], command('C1'));
+    store.enqueue(['D1'], command('C2'));
+    expect(() =>
+      store.batch(() => {
+        store.enqueue(['D1'], command('C3'));
+        store.storeReport('D1', { commandUUID: 'C1', status: 'Acknowledged', raw: Buffer.from('x'), at: T0 });
+        throw new Error('rolled back');
+      }),
+    ).toThrow('rolled back');
+    expect(store.queueLength('D1')).toBe(2);
+    expect(() => store.enqueue(['D1'], command('C1'))).toThrow(/C1/);
+    expect(store.queueLength('D1')).toBe(2);
+    store.storeReport('D1', { commandUUID: 'C1', status: 'NotNow', raw: Buffer.from('nn'), at: T0 });
+    store.storeReport('D1', { commandUUID: 'C1', status: 'NotNow', raw: Buffer.from('nn'), at: T0 });
+    expect(store.nextCommand('D1')!.commandUUID).toBe('C2');
+    store.storeReport('D1', { commandUUID: 'C2', status: 'NotNow', raw: Buffer.from('nn'), at: T0 });
+    expect(store.nextCommand('D1')).toBeUndefined();
+    expect(store.queueLength('D1')).toBe(2);
+    store.close();
+    store = new SqliteStorage(file);
+    expect(store.nextCommand('D1')).toBeUndefined();
+    store.resetNotNow('D1');
+    expect(store.nextCommand('D1')!.commandUUID).toBe('C1');
+    store.storeReport('D1', { commandUUID: 'C1', status: 'Acknowledged', raw: Buffer.from('ok'), at: T0 });
+    store.clearQueue('D1');
+    expect(store.queueLength('D1')).toBe(0);
+    expect(store.nextCommand('D1')).toBeUndefined();
+    store.close();
+  });
+
   it('creates missing directories for its file', () => {
     const file = join(dir, 'a', 'b', 'c.db');
     const store = openStore(`sqlite:${file}`);
