@@ -54,26 +54,32 @@ export async function loadOrCreateServerCert(
   const certPath = path.join(dir, SERVER_CERT_FILE);
   const keyPath = path.join(dir, SERVER_KEY_FILE);
 
-  const reusable = await reusableExisting(certPath, keyPath, ca, sans);
-  if (typeof reusable !== 'string') {
-    return { certPem: reusable.certPem, keyPem: reusable.keyPem, reused: true };
+  const existing = await readExisting(certPath, keyPath);
+  let reason: string;
+  let kept: crypto.KeyObject | undefined;
+  if (typeof existing === 'string') {
+    reason = existing;
+  } else {
+    const why = whyNotReusable(existing, ca, sans, certPath, keyPath);
+    if (why === undefined) return { certPem: existing.certPem, keyPem: existing.keyPem, reused: true };
+    kept = keepableKey(existing);
+    reason = kept === undefined ? why : `${why}; keeping the key in ${keyPath}`;
   }
 
-  const fresh = await issueServerCert(ca, sans);
+  const fresh = await issueServerCert(ca, sans, kept);
   await replaceCertificateAndKey(dir, { certPath, keyPath }, fresh, "mdmsim's certificates");
-  return { ...fresh, reused: false, reason: reusable };
+  return { ...fresh, reused: false, reason };
 }
 
-/** The files from an earlier run if they can serve these hosts, otherwise why not. */
-async function reusableExisting(
-  certPath: string,
-  keyPath: string,
-  ca: Ca,
-  sans: readonly SanEntry[],
-): Promise<Existing | string> {
-  const existing = await readExisting(certPath, keyPath);
-  if (typeof existing === 'string') return existing;
-  return whyNotReusable(existing, ca, sans, certPath, keyPath) ?? existing;
+/**
+ * The existing key when it is sound and belongs to the certificate being replaced. Installed
+ * agents pin this key (protocol/agent.ts publicKeyPin), so a new key would make every one of them
+ * refuse the server until the 7-day rule reinstalled it; a new name or a renewal is no reason for that.
+ */
+function keepableKey(existing: Existing): crypto.KeyObject | undefined {
+  const { key, x509 } = existing;
+  if (key.asymmetricKeyType !== 'rsa') return undefined;
+  return privateKeyMatches(key, x509.publicKey) ? key : undefined;
 }
 
 /** The parsed files, or why there is nothing to reuse. */
@@ -122,8 +128,13 @@ function whyNotValidLongEnough(cert: forge.pki.Certificate, certPath: string): s
   return undefined;
 }
 
-async function issueServerCert(ca: Ca, sans: readonly SanEntry[]): Promise<{ certPem: string; keyPem: string }> {
-  const { privateKey, publicKey } = await generateRsaKeyPair();
+async function issueServerCert(
+  ca: Ca,
+  sans: readonly SanEntry[],
+  keptKey: crypto.KeyObject | undefined,
+): Promise<{ certPem: string; keyPem: string }> {
+  const { privateKey, publicKey } =
+    keptKey === undefined ? await generateRsaKeyPair() : { privateKey: keptKey, publicKey: crypto.createPublicKey(keptKey) };
   const { certPem } = ca.issue({
     subject: [
       { name: 'commonName', value: commonNameFor(sans[0]) },

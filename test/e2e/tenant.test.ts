@@ -9,7 +9,7 @@ import * as https from 'node:https';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import * as tls from 'node:tls';
-import { AGENT_CHECKIN_PATH, AGENT_MANIFEST_PATH } from '../../protocol/agent';
+import { AGENT_CHECKIN_PATH, AGENT_MANIFEST_PATH, publicKeyPin } from '../../protocol/agent';
 import { openEnrollmentProfile } from '../../protocol/enrollment-profile';
 import { parsePlist } from '../../protocol/plist';
 import type { PlistDict } from '../../protocol/plist/types';
@@ -161,6 +161,8 @@ describe('the tenant across restarts', () => {
     await eu.stop();
     expect(JSON.parse(fs.readFileSync(path.join(dataDir, TENANT_FILE), 'utf8'))).toEqual(eu.tenant);
     expect(fs.readFileSync(path.join(dataDir, 'server.pem'), 'utf8')).not.toBe(certBefore);
+    // The reissued certificate keeps the key: installed agents pin it, and a renamed tenant is no reason to fail them.
+    expect(publicKeyPin(fs.readFileSync(path.join(dataDir, 'server.pem'), 'utf8'))).toBe(publicKeyPin(certBefore));
     expect(sansOf(path.join(dataDir, 'server.pem'))).toEqual(expect.arrayContaining([`${id}.devices.eu.mdmsim.test`, `${id}.web-api.eu.mdmsim.test`, 'acme.web-api.eu.mdmsim.test', '*.iot.eu.mdmsim.test', 'prd-eu.s3.mdmsim.test']));
 
     // Without flags the saved (EU) tenant is the one.

@@ -142,6 +142,12 @@ describe('loadOrCreateServerCert, later runs', () => {
     expect(second.reused).toBe(false);
     expect(second.reason).toMatch(/does not cover new\.example\.test/);
     expect(second.certPem).not.toBe(first.certPem);
+    // Same key, so the agent's pin (the key's SPKI hash) survives a new name.
+    expect(second.keyPem).toBe(first.keyPem);
+    expect(second.reason).toMatch(/keeping the key in .*server-key\.pem/);
+    expect(new crypto.X509Certificate(second.certPem).publicKey.export({ type: 'spki', format: 'der' })).toEqual(
+      new crypto.X509Certificate(first.certPem).publicKey.export({ type: 'spki', format: 'der' }),
+    );
     expect(fs.readFileSync(serverPem(dir), 'utf8')).toBe(second.certPem);
     expect(() =>
       openssl('verify', '-verify_hostname', 'new.example.test', '-CAfile', ca.certPath, serverPem(dir)),
@@ -170,6 +176,7 @@ describe('loadOrCreateServerCert, later runs', () => {
     expect(result.reason).toMatch(/within 7 days/);
     const validTo = Date.parse(new crypto.X509Certificate(result.certPem).validTo);
     expect(validTo - Date.now()).toBeGreaterThan(390 * 24 * 3600_000);
+    expect(result.keyPem).toBe(first.keyPem);
   });
 
   it('reissues a certificate from another CA', async () => {
@@ -195,6 +202,8 @@ describe('loadOrCreateServerCert, later runs', () => {
     const result = await loadOrCreateServerCert(dir, ca, []);
     expect(result.reused).toBe(false);
     expect(result.reason).toMatch(/server-key\.pem/);
+    expect(result.reason).not.toMatch(/keeping the key/);
+    expect(result.keyPem).not.toBe(damage());
     expect(new crypto.X509Certificate(result.certPem).checkPrivateKey(crypto.createPrivateKey(result.keyPem))).toBe(true);
   });
 });
