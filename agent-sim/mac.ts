@@ -28,6 +28,7 @@ import { macRequest, type FleetHttp, type HttpRequest, type HttpResponse, type N
 import { macSecret, uuidFromBytes } from './identity';
 import type { FleetNetwork } from './network/network';
 import type { Resolver } from './network/resolver';
+import { policyListField } from './network/policy';
 import { createCompactSigner, ownBuffer, subjectCommonName } from './signer';
 import { NetworkError, type AfterReport, type CommandContext, type HandlerOutcome, type InstalledCertificate, type MacIdentity, type MacNetwork, type MacState } from './state';
 
@@ -675,7 +676,8 @@ export class SimulatedMac implements PushTarget, MacNetwork {
    * changes in one step, with no moment of an open network in between. Checked first.
    */
   setNetworkFaults(faults: NetworkFault[]): DeviceFaultState {
-    faults.forEach((f, i) => this.host.network.check(f, `network[${i}]`));
+    // These come from a NetworkPolicy (Fleet.setNetworkPolicy): errors name its fields.
+    faults.forEach((f) => this.host.network.check(f, 'network', policyListField(f.kind)));
     const had = this.host.network.macFaultsJson(this.udid);
     this.host.network.replaceMacFaults(this.udid, faults);
     for (const f of had) if (!faults.some((x) => x.kind === f.kind)) this.emit('mac.fault.cleared', `fault ${String(f.kind)} cleared`, { kind: f.kind });

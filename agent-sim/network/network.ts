@@ -15,7 +15,7 @@ import type { DeviceFaultState, NetworkFault } from '../../protocol/faults';
 import { Gateway } from './gateway';
 import { InspectionCa } from './inspection-ca';
 import type { NetworkNames } from './names';
-import { addNetworkFault, isEmpty, mergeParts, partsJson, policyFaults, reachable, removeNetworkFault, type EffectivePolicy, type NetworkParts, type NetworkPolicy } from './policy';
+import { addNetworkFault, isEmpty, mergeParts, partsJson, policyFaults, policyListField, reachable, removeNetworkFault, type EffectivePolicy, type NetworkParts, type NetworkPolicy } from './policy';
 import { routeConnector } from './connector';
 import type { Resolver } from './resolver';
 
@@ -76,7 +76,7 @@ export class FleetNetwork {
   /** The fleet's network, for every Mac that does not say otherwise (undefined: an open network). */
   setFleetPolicy(policy: NetworkPolicy | undefined): void {
     const parts: NetworkParts = {};
-    for (const f of policy ? policyFaults(policy) : []) addNetworkFault(parts, f, this.names, 'network');
+    for (const f of policy ? policyFaults(policy) : []) addNetworkFault(parts, f, this.names, 'network', policyListField(f.kind));
     this.fleetParts = isEmpty(parts) ? undefined : parts;
     this.invalidate(undefined);
   }
@@ -140,8 +140,8 @@ export class FleetNetwork {
   }
 
   /** Checks a network fault (placeholders known, entries valid) without applying it; throws a 400 naming the field. */
-  check(fault: NetworkFault, field = 'fault'): void {
-    addNetworkFault({}, fault, this.names, field);
+  check(fault: NetworkFault, field = 'fault', listField?: string): void {
+    addNetworkFault({}, fault, this.names, field, listField);
   }
 
   /** The fault state's `network`: what is in force for the Mac, and whose it is; undefined when open. */

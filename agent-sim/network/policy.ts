@@ -11,8 +11,9 @@
  *                by its own CA, trusted by the Mac (as an organisation deploys it); exempt hosts are
  *                tunnelled untouched. Implies the proxy path.
  */
-import { parseDeviceFault, type DeviceFault, type NetworkFault } from '../../protocol/faults';
-import { allowedBy, formatHostPort, hostPatternMatches, parseHostPort, type HostPort } from '../../protocol/network-policy';
+import { MAX_NETWORK_ENTRIES, type NetworkFault } from '../../protocol/faults';
+import { allowedBy, formatHostPort, hostPatternMatches, parseHostPattern, parseHostPort, type HostPort } from '../../protocol/network-policy';
+import { problem } from '../../protocol/problem';
 import { fillNames, type NetworkNames } from './names';
 
 /** The typed form of the programmatic API (Fleet.setNetworkPolicy, Lab.setNetworkPolicy). */
@@ -25,14 +26,49 @@ export interface NetworkPolicy {
   tlsInspection?: boolean | { exempt?: readonly string[] };
 }
 
-/** The network faults of a policy, checked as the fault parser checks them (a 400 naming the field). */
+/**
+ * The network faults of a policy, checked as the fault parser checks them (a 400 naming the
+ * policy's own field: `network.allowList[1]`, `network.tlsInspection.exempt[0]`). The shapes are
+ * checked first: a string where a list belongs would otherwise be read character by character,
+ * and `proxy: "yes"` would quietly mean no proxy.
+ */
 export function policyFaults(policy: NetworkPolicy, field = 'network'): NetworkFault[] {
-  const out: DeviceFault[] = [];
-  if (policy.allowList !== undefined) out.push(parseDeviceFault({ kind: 'allow-list', allow: [...policy.allowList] }, `${field}.allowList`));
-  if (policy.proxy === true) out.push({ kind: 'proxy' });
-  const ti = policy.tlsInspection;
-  if (ti !== undefined && ti !== false) out.push(parseDeviceFault({ kind: 'tls-inspection', ...(ti === true || ti.exempt === undefined ? {} : { exempt: [...ti.exempt] }) }, `${field}.tlsInspection`));
-  return out as NetworkFault[];
+  if (typeof policy !== 'object' || policy === null || Array.isArray(policy)) bad(field, `${field} must be an object (allowList, proxy, tlsInspection)`, '{"allowList": ["{device}:{port}"], "proxy": true}');
+  for (const key of Object.keys(policy)) {
+    if (key !== 'allowList' && key !== 'proxy' && key !== 'tlsInspection') bad(`${field}.${key}`, `a network policy has no setting ${key}`, 'allowList, proxy, tlsInspection');
+  }
+  const out: NetworkFault[] = [];
+  const allowField = policyListField('allow-list', field);
+  if (policy.allowList !== undefined) {
+    const list: unknown = policy.allowList;
+    if (!Array.isArray(list) || list.length === 0 || list.length > MAX_NETWORK_ENTRIES) {
+      bad(allowField, `${allowField} must be a list of 1 to ${MAX_NETWORK_ENTRIES} host:port strings (the reachable ones; everything else is blocked)`, '["{device}:{port}", "*.iot.mdmsim.test:443"]');
+    }
+    out.push({ kind: 'allow-list', allow: list.map((x, i) => formatHostPort(parseHostPort(x, `${allowField}[${i}]`))) });
+  }
+  const proxy: unknown = policy.proxy;
+  if (proxy !== undefined && typeof proxy !== 'boolean') bad(`${field}.proxy`, `${field}.proxy must be true or false`, 'true');
+  if (proxy === true) out.push({ kind: 'proxy' });
+  const ti: unknown = policy.tlsInspection;
+  if (ti !== undefined && ti !== false) {
+    const exemptField = policyListField('tls-inspection', field);
+    if (ti !== true && (typeof ti !== 'object' || ti === null || Array.isArray(ti) || Object.keys(ti).some((k) => k !== 'exempt'))) {
+      bad(`${field}.tlsInspection`, `${field}.tlsInspection must be true, false or {exempt: [hosts]}`, '{"exempt": ["{device-web-api}", "{device-devices}"]}');
+    }
+    const list: unknown = ti === true ? [] : ((ti as { exempt?: unknown }).exempt ?? []);
+    if (!Array.isArray(list) || list.length > MAX_NETWORK_ENTRIES) bad(exemptField, `${exemptField} must be a list of at most ${MAX_NETWORK_ENTRIES} hosts (relayed without inspection)`, '["{device-web-api}", "{device-devices}"]');
+    out.push({ kind: 'tls-inspection', exempt: list.map((x, i) => parseHostPattern(x, `${exemptField}[${i}]`)) });
+  }
+  return out;
+}
+
+/** Where a policy keeps a fault's list (`network.allowList`), for errors found when filling in names. */
+export function policyListField(kind: NetworkFault['kind'], field = 'network'): string {
+  return kind === 'allow-list' ? `${field}.allowList` : kind === 'tls-inspection' ? `${field}.tlsInspection.exempt` : `${field}.proxy`;
+}
+
+function bad(field: string, message: string, expected: string): never {
+  throw problem(400, 'bad-fault', message, { field, expected });
 }
 
 /** One source's network (the Mac's own, or the fleet's), placeholders filled in. */
@@ -42,11 +78,14 @@ export interface NetworkParts {
   inspection?: { exempt: string[] };
 }
 
-/** Adds a network fault to `parts` (replacing its kind), names filled in; throws a 400 naming the field. */
-export function addNetworkFault(parts: NetworkParts, fault: NetworkFault, names: NetworkNames, field = 'fault'): void {
+/**
+ * Adds a network fault to `parts` (replacing its kind), names filled in; throws a 400 naming the
+ * field (a list's entries are `${listField}[i]`: `fault.allow[i]`, or a policy's `network.allowList[i]`).
+ */
+export function addNetworkFault(parts: NetworkParts, fault: NetworkFault, names: NetworkNames, field = 'fault', listField = fault.kind === 'allow-list' ? `${field}.allow` : `${field}.exempt`): void {
   switch (fault.kind) {
     case 'allow-list': {
-      const text = fault.allow.map((x, i) => formatHostPort(parseHostPort(fillNames(x, names, `${field}.allow[${i}]`), `${field}.allow[${i}]`)));
+      const text = fault.allow.map((x, i) => formatHostPort(parseHostPort(fillNames(x, names, `${listField}[${i}]`), `${listField}[${i}]`)));
       parts.allow = { entries: text.map((x) => parseHostPort(x, field)), text };
       break;
     }
@@ -54,7 +93,7 @@ export function addNetworkFault(parts: NetworkParts, fault: NetworkFault, names:
       parts.proxy = true;
       break;
     case 'tls-inspection':
-      parts.inspection = { exempt: fault.exempt.map((x, i) => fillNames(x, names, `${field}.exempt[${i}]`).toLowerCase()) };
+      parts.inspection = { exempt: fault.exempt.map((x, i) => fillNames(x, names, `${listField}[${i}]`).toLowerCase()) };
       break;
   }
 }

@@ -7,7 +7,7 @@ import { parseDeviceFault, parseDeviceFaults, DEVICE_FAULT_KINDS } from '../../.
 import { allowedBy, formatHostPort, hostPatternMatches, hostPortMatches, parseHostPattern, parseHostPort } from '../../../protocol/network-policy';
 import { ProblemError, type Problem } from '../../../protocol/problem';
 import { fillNames, fleetNames, tenantNames } from '../../../agent-sim/network/names';
-import { addNetworkFault, exemptFromInspection, mergeParts, policyFaults, reachable, type NetworkParts } from '../../../agent-sim/network/policy';
+import { addNetworkFault, exemptFromInspection, mergeParts, policyFaults, policyListField, reachable, type NetworkParts } from '../../../agent-sim/network/policy';
 
 function problemOf(fn: () => unknown): Problem {
   try {
@@ -99,7 +99,28 @@ describe('the network fault kinds', () => {
     ]);
     expect(policyFaults({ tlsInspection: true, proxy: false })).toEqual([{ kind: 'tls-inspection', exempt: [] }]);
     expect(policyFaults({})).toEqual([]);
-    expect(problemOf(() => policyFaults({ allowList: ['bad'] }))).toMatchObject({ field: 'network.allowList.allow[0]' });
+    expect(problemOf(() => policyFaults({ allowList: ['a.test:443', 'bad'] }))).toMatchObject({ field: 'network.allowList[1]' });
+    expect(problemOf(() => policyFaults({ tlsInspection: { exempt: ['ok.test', 'https://x.test/'] } }))).toMatchObject({ field: 'network.tlsInspection.exempt[1]' });
+  });
+
+  test('a policy of the wrong shape is refused, not read character by character or ignored', () => {
+    // From JavaScript or a JSON body the types are not checked for us.
+    const loose = (p: unknown) => () => policyFaults(p as never);
+    expect(problemOf(loose({ allowList: 'x:1' }))).toMatchObject({ field: 'network.allowList' });
+    expect(problemOf(loose({ allowList: [] }))).toMatchObject({ field: 'network.allowList' });
+    expect(problemOf(loose({ proxy: 'yes' }))).toMatchObject({ field: 'network.proxy', message: 'network.proxy must be true or false' });
+    expect(problemOf(loose({ tlsInspection: 'on' }))).toMatchObject({ field: 'network.tlsInspection' });
+    expect(problemOf(loose({ tlsInspection: { exempt: 'a.test' } }))).toMatchObject({ field: 'network.tlsInspection.exempt' });
+    expect(problemOf(loose({ tlsInspection: { exmept: [] } }))).toMatchObject({ field: 'network.tlsInspection' });
+    expect(problemOf(loose({ allowlist: ['a.test:443'] }))).toMatchObject({ field: 'network.allowlist' });
+    expect(problemOf(loose(['a.test:443']))).toMatchObject({ field: 'network' });
+  });
+
+  test("a policy's unknown placeholder is named by the policy's field", () => {
+    const parts: NetworkParts = {};
+    const [allow, ti] = policyFaults({ allowList: ['{device}:{port}', '{nope}:443'], tlsInspection: { exempt: ['{nope}'] } });
+    expect(problemOf(() => addNetworkFault(parts, allow!, { device: 'd.test', port: '8443' }, 'network', policyListField('allow-list')))).toMatchObject({ field: 'network.allowList[1]' });
+    expect(problemOf(() => addNetworkFault(parts, ti!, {}, 'network', policyListField('tls-inspection')))).toMatchObject({ field: 'network.tlsInspection.exempt[0]' });
   });
 });
 
