@@ -40,8 +40,37 @@ function readFor(file: string, flag: string): string {
   }
 }
 
-/** GET a /sim/v1 path as JSON; errors say what to change. */
-export function getJson(server: string, path: string, ca: string, token: string): Promise<unknown> {
+/**
+ * Node's codes for a server certificate that does not chain to the CA given: the server is
+ * there, so "cannot reach" would send the user looking in the wrong place.
+ */
+const UNTRUSTED_CERT_CODES = new Set([
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'CERT_SIGNATURE_FAILURE',
+  'CERT_UNTRUSTED',
+]);
+
+/** Why the request failed, said so the user knows which flag to change. */
+function requestFailure(server: string, caSource: string, error: NodeJS.ErrnoException): Error {
+  const code = error.code ?? error.message;
+  if (UNTRUSTED_CERT_CODES.has(code)) {
+    return new Error(`${caSource} is not this server's CA (${code} from ${server}): give --ca the file the ready line's caCert names, or the server's --data-dir`);
+  }
+  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
+    return new Error(`${server}'s certificate does not cover that host (${error.message}): give --server the ready line's address`);
+  }
+  return new Error(`cannot reach ${server} (${code}): is mdmsim serve running there? Give its address with --server`);
+}
+
+/**
+ * GET a /sim/v1 path as JSON; errors say what to change. `caSource` names where `ca` came from
+ * (e.g. "--ca ./ca.pem"), for the error when the server's certificate does not chain to it.
+ */
+export function getJson(server: string, path: string, ca: string, token: string, caSource = '--ca'): Promise<unknown> {
   return new Promise((resolvePromise, reject) => {
     const req = request(new URL(path, server), { ca, headers: { authorization: `Bearer ${token}`, accept: 'application/json' }, agent: false }, (res) => {
       const chunks: Buffer[] = [];
@@ -61,7 +90,7 @@ export function getJson(server: string, path: string, ca: string, token: string)
       });
       res.on('error', reject);
     });
-    req.on('error', (error: NodeJS.ErrnoException) => reject(new Error(`cannot reach ${server} (${error.code ?? error.message}): is mdmsim serve running there? Give its address with --server`)));
+    req.on('error', (error: NodeJS.ErrnoException) => reject(requestFailure(server, caSource, error)));
     req.end();
   });
 }
@@ -79,9 +108,11 @@ export function registerDeviceCommand(program: Command): void {
     .addOption(new Option('--format <format>', 'text (as system_profiler prints it) or json (the API\'s answer)').choices(['text', 'json']).default('text'))
     .action(async (udid: string, _view: 'profiles', opts: DeviceCliOptions) => {
       const dataDir = resolve(opts.dataDir);
-      const ca = readFor(opts.ca ?? join(dataDir, 'ca.pem'), '--ca');
+      const caFile = opts.ca ?? join(dataDir, 'ca.pem');
+      const ca = readFor(caFile, '--ca');
+      const caSource = opts.ca === undefined ? `the data dir's ${caFile}` : `--ca ${opts.ca}`;
       const token = opts.apiToken ?? process.env.MDMSIM_API_TOKEN ?? readFor(join(dataDir, 'api-token'), '--api-token').trim();
-      const body = (await getJson(opts.server, `/sim/v1/devices/${encodeURIComponent(udid)}/profiles`, ca, token)) as DeviceProfilesJson;
+      const body = (await getJson(opts.server, `/sim/v1/devices/${encodeURIComponent(udid)}/profiles`, ca, token, caSource)) as DeviceProfilesJson;
       process.stdout.write(opts.format === 'json' ? `${JSON.stringify(body, null, 2)}\n` : formatSystemProfiler(body));
       for (const note of body.notes ?? []) process.stderr.write(`mdmsim: ${note}\n`);
     });

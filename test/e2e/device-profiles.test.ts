@@ -7,6 +7,8 @@
  */
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { commands } from '../../protocol/command';
 import { formatSystemProfiler, type DeviceProfilesJson } from '../../protocol/installed-profiles';
@@ -16,6 +18,7 @@ import { tenantDomains } from '../../protocol/tenant';
 import { IssuedProfiles } from '../../server/enroll/issued-profiles';
 import { PROFILE_IDENTIFIER } from '../../server/enroll/profile';
 import { startLab, type Lab } from '../../lab/lab';
+import { loadOrCreateCa } from '../../server/pki';
 import { HttpsClient, TestMac, macIdentity } from '../helpers/mdm-client';
 import { startTestServer, type TestServer } from '../helpers/server';
 
@@ -155,6 +158,20 @@ describe('mdmsim device <udid> profiles', () => {
     expect(badToken.stderr).toContain('refused the API token');
     const noData = await run(process.execPath, [bin, 'device', lab.mac(0).udid, 'profiles', '--data-dir', '/nonexistent/mdmsim']);
     expect(noData.stderr).toContain('cannot read /nonexistent/mdmsim/ca.pem (ENOENT): give --ca, or --data-dir of the server');
+  });
+
+  it("says a wrong --ca is not the server's CA (the server is there), not that the server is unreachable", async () => {
+    const otherDir = mkdtempSync(join(tmpdir(), 'mdmsim-other-ca-'));
+    try {
+      const other = await loadOrCreateCa(otherDir);
+      const cli = await run(process.execPath, [bin, 'device', lab.mac(0).udid, 'profiles', '--server', lab.server.url, '--ca', other.certPath, '--api-token', lab.server.apiToken]);
+      expect(cli.code).toBe(1);
+      expect(cli.stderr).toContain(`--ca ${other.certPath} is not this server's CA (UNABLE_TO_VERIFY_LEAF_SIGNATURE from ${lab.server.url})`);
+      expect(cli.stderr).toContain("give --ca the file the ready line's caCert names");
+      expect(cli.stderr).not.toContain('cannot reach');
+    } finally {
+      rmSync(otherDir, { recursive: true, force: true });
+    }
   });
 });
 
