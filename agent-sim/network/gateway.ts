@@ -40,6 +40,8 @@ export interface GatewayOptions {
 
 const REALM = 'mdmsim network lab';
 
+type Emit = (outcome: ConnectOutcome, summary: string, more?: Record<string, unknown>) => void;
+
 export class Gateway {
   private readonly sockets = new Set<Duplex>();
   private readonly upstream: SecureContext;
@@ -101,7 +103,7 @@ export class Gateway {
     const host = target[1]!.replace(/^\[(.*)\]$/, '$1').toLowerCase();
     const port = Number(target[2]);
     const where = `${host}:${port}`;
-    const emit = (outcome: ConnectOutcome, summary: string, more: Record<string, unknown> = {}) => {
+    const emit: Emit = (outcome, summary, more = {}) => {
       this.counts[outcome]++;
       this.options.emit(client, 'network.proxy.connect', `CONNECT ${where} → ${summary}`, { host, port, outcome, inspected: outcome === 'inspected', ...more });
     };
@@ -111,7 +113,12 @@ export class Gateway {
     }
     const inspect = policy.inspection !== undefined && !exemptFromInspection(policy, host);
     this.options.resolver.resolve(host).then(
-      (address) => (inspect ? this.inspect(socket, head, host, address, port, emit) : this.tunnel(socket, head, host, address, port, emit, policy.inspection !== undefined)),
+      (address) => {
+        // The lookup took a turn of the loop: the proxy may have closed, or the Mac hung up.
+        if (this.closed || socket.destroyed) return void socket.destroy();
+        if (inspect) this.inspect(socket, head, host, address, port, emit);
+        else this.tunnel(socket, head, address, port, emit, policy.inspection !== undefined);
+      },
       (error: Error) => {
         emit('failed', `502: ${error.message}`, { error: error.message });
         this.refuse(socket, 502, 'Bad Gateway', `${error.message}\n`);
@@ -119,7 +126,7 @@ export class Gateway {
     );
   }
 
-  private tunnel(socket: Socket, head: Buffer, host: string, address: string, port: number, emit: (o: ConnectOutcome, s: string, m?: Record<string, unknown>) => void, exempt: boolean): void {
+  private tunnel(socket: Socket, head: Buffer, address: string, port: number, emit: Emit, exempt: boolean): void {
     const upstream = netConnect({ host: address, port, timeout: this.options.connectTimeoutMs ?? 30_000 });
     this.track(upstream);
     upstream.once('timeout', () => upstream.destroy(Object.assign(new Error(`connect ETIMEDOUT ${address}:${port}`), { code: 'ETIMEDOUT' })));
@@ -138,39 +145,52 @@ export class Gateway {
     upstream.once('close', () => socket.destroy());
   }
 
-  private inspect(socket: Socket, head: Buffer, host: string, address: string, port: number, emit: (o: ConnectOutcome, s: string, m?: Record<string, unknown>) => void): void {
-    this.options.inspectionCa().then(
-      (ca) => {
-        if (socket.destroyed) return;
-        socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
-        if (head.length > 0) socket.unshift(head);
-        // The Mac's TLS ends here, under a leaf for the name it asked for.
-        const front = new TLSSocket(socket, {
-          isServer: true,
-          secureContext: ca.contextFor(host),
-          SNICallback: (name, cb) => cb(null, ca.contextFor(name || host)),
-        });
-        this.track(front);
-        emit('inspected', '200, TLS inspected: the Mac gets a certificate from the inspection CA', { inspectionCa: ca.fingerprint256.slice(0, 16) });
-        const back = tlsConnect({ host: address, port, ...(isIP(host) === 0 ? { servername: host } : {}), secureContext: this.upstream });
-        this.track(back);
-        let open = false;
-        back.once('secureConnect', () => {
+  /**
+   * The inspector opens its own TLS to the server first, as the tunnel connects first: a CONNECT
+   * it cannot serve is a 502 (one `failed` event), and only one the server side is up for is
+   * answered 200 and counted `inspected`.
+   */
+  private inspect(socket: Socket, head: Buffer, host: string, address: string, port: number, emit: Emit): void {
+    const timeoutMs = this.options.connectTimeoutMs ?? 30_000;
+    const back = tlsConnect({ host: address, port, ...(isIP(host) === 0 ? { servername: host } : {}), secureContext: this.upstream, timeout: timeoutMs });
+    this.track(back);
+    let open = false;
+    back.once('timeout', () => {
+      if (!open) back.destroy(Object.assign(new Error(`connect ETIMEDOUT ${address}:${port}`), { code: 'ETIMEDOUT' }));
+    });
+    back.once('error', (error) => {
+      if (open) return;
+      emit('failed', `502: the inspector could not reach the server: ${error.message}`, { error: error.message });
+      if (!socket.destroyed) this.refuse(socket, 502, 'Bad Gateway', `${error.message}\n`);
+    });
+    socket.once('close', () => back.destroy());
+    back.once('secureConnect', () => {
+      back.setTimeout(0);
+      this.options.inspectionCa().then(
+        (ca) => {
+          if (this.closed || socket.destroyed) return void back.destroy();
           open = true;
+          socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+          if (head.length > 0) socket.unshift(head);
+          // The Mac's TLS ends here, under a leaf for the name it asked for.
+          const front = new TLSSocket(socket, {
+            isServer: true,
+            secureContext: ca.contextFor(host),
+            SNICallback: (name, cb) => cb(null, ca.contextFor(name || host)),
+          });
+          this.track(front);
+          emit('inspected', '200, TLS inspected: the Mac gets a certificate from the inspection CA', { inspectionCa: ca.fingerprint256.slice(0, 16) });
           front.pipe(back).pipe(front);
-        });
-        back.once('error', (error) => {
-          if (!open) emit('failed', `the inspector could not reach the server: ${error.message}`, { error: error.message });
-          front.destroy();
-        });
-        front.once('close', () => back.destroy());
-        back.once('close', () => front.destroy());
-      },
-      (error) => {
-        this.options.onError?.(error);
-        socket.destroy();
-      },
-    );
+          front.once('close', () => back.destroy());
+          back.once('close', () => front.destroy());
+        },
+        (error) => {
+          this.options.onError?.(error);
+          back.destroy();
+          socket.destroy();
+        },
+      );
+    });
   }
 
   async close(): Promise<void> {
