@@ -6,8 +6,9 @@
  *
  * The common case costs nothing: with no policy anywhere, `active` is false and a Mac's requests
  * take the fleet's shared pools as before. A Mac under a policy gets pools of its own (per set of
- * trust anchors and agent pin), made when first used and dropped when its policy changes, so a
- * connection opened under one policy never carries a request under another.
+ * trust anchors and agent pin), made when first used and closed when its policy changes: requests
+ * under way finish, new ones take new pools, so a connection opened under one policy never
+ * carries a request made under another.
  */
 import { createSecureContext } from 'node:tls';
 import { Agent, type Dispatcher } from 'undici';
@@ -167,8 +168,10 @@ export class FleetNetwork {
   }
 
   private invalidate(udids: readonly string[] | undefined): void {
+    // close(), not destroy(): requests already under way finish on the connections they have
+    // (a policy change reaches new requests); destroy() is for FleetNetwork.close().
     const drop = (r: MacRoute | null | undefined) => {
-      if (r) for (const pool of r.pools.values()) void pool.destroy().catch(() => undefined);
+      if (r) for (const pool of r.pools.values()) void pool.close().catch(() => undefined);
     };
     if (udids === undefined) {
       for (const r of this.routes.values()) drop(r);
