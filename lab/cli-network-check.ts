@@ -6,19 +6,14 @@
 import { lookup as dnsLookup } from 'node:dns';
 import type { LookupFunction } from 'node:net';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { parseResolveFlag, Resolver } from '../agent-sim/network/resolver';
+import { networkCommand, resolveEntry, resolverOf, type ResolveEntry } from './cli-args';
 import { checkTls, DEFAULT_CHECK_TIMEOUT_MS, NetworkCheckError, readCaFile, type NetworkCheckReport } from './network-check';
 
 interface CheckCliOptions {
   ca?: string;
   format: 'table' | 'json';
   timeout: number;
-  resolve: Array<{ pattern: string; address: string }>;
-}
-
-/** The `network` command, shared with its other subcommands (whoever registers first makes it). */
-export function networkCommand(program: Command): Command {
-  return program.commands.find((c) => c.name() === 'network') ?? program.command('network').description('the network lab: what a Mac\'s network must allow, and what the MDM host negotiates');
+  resolve: ResolveEntry[];
 }
 
 function timeoutMs(value: string): number {
@@ -26,19 +21,10 @@ function timeoutMs(value: string): number {
   return Number(value);
 }
 
-function resolveEntry(value: string, previous: Array<{ pattern: string; address: string }>): Array<{ pattern: string; address: string }> {
-  try {
-    return [...previous, parseResolveFlag(value)];
-  } catch (error) {
-    throw new InvalidArgumentError((error as Error).message.replace(/^--resolve [^:]*: /, ''));
-  }
-}
-
 /** As curl's --resolve: the names listed go where they say, any other name to the system's DNS. */
-function resolveLookup(entries: ReadonlyArray<{ pattern: string; address: string }>): LookupFunction | undefined {
+function resolveLookup(entries: readonly ResolveEntry[]): LookupFunction | undefined {
   if (entries.length === 0) return undefined;
-  const resolver = new Resolver();
-  for (const e of entries) resolver.add(e.pattern, e.address);
+  const resolver = resolverOf(entries);
   return ((hostname, options, callback) => {
     resolver.find(hostname).then(
       (address) => (address === undefined ? dnsLookup(hostname, options, callback) : resolver.lookup(hostname, options, callback)),

@@ -5,28 +5,18 @@
  * alone do when there is no data dir. Reads only: nothing is created.
  */
 import { resolve } from 'node:path';
-import { InvalidArgumentError, Option, type Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { formatRequirements, networkRequirements, REQUIREMENTS_FORMATS, type RequirementsFormat } from '../protocol/network-requirements';
 import { parseTenant, type Tenant } from '../protocol/tenant';
 import { ProblemError } from '../protocol/problem';
 import { DEFAULT_SUBDOMAIN, readTenantFile, TENANT_FILE } from '../server/tenant/tenant-file';
+import { networkCommand, tcpPort } from './cli-args';
 import { addTenantOptions, tenantFromFlags, type TenantFlags } from './cli-tenant';
 
 interface RequirementsCliOptions extends TenantFlags {
   dataDir: string;
   format: RequirementsFormat;
   port: number;
-}
-
-/** The `network` command, shared with its other subcommands (whoever registers first makes it). */
-function networkCommand(program: Command): Command {
-  return program.commands.find((c) => c.name() === 'network') ?? program.command('network').description("the network lab: what a Mac's network must allow, and what the MDM host negotiates");
-}
-
-function tcpPort(value: string): number {
-  const n = Number(value);
-  if (!/^\d+$/.test(value) || n < 1 || n > 65535) throw new InvalidArgumentError('expected a port number from 1 to 65535');
-  return n;
 }
 
 /** The data dir's tenant with the flags on top; without a tenant file, the flags must name the tenant. */

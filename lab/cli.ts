@@ -12,7 +12,8 @@ import { RealClock } from '../protocol/clock';
 import { DurationError, parseDuration } from '../protocol/duration';
 import { lookup as lookupHost } from 'node:dns/promises';
 import { Fleet } from '../agent-sim';
-import { parseResolveFlag, Resolver } from '../agent-sim/network/resolver';
+import type { Resolver } from '../agent-sim/network/resolver';
+import { listenPort as port, resolveEntry, resolverOf, type ResolveEntry } from './cli-args';
 import { DEFAULT_LAB_START, startLab, type Lab } from './lab';
 import { eventsToMermaid } from '../server/service/mermaid';
 import { playScenario } from './scenario';
@@ -29,12 +30,6 @@ import { tlsProfile, TlsProfileError, type TlsProfileName } from '../server/http
 import { openStore, parseStoreSpec, StoreSpecError, type StoreSpec } from '../server/storage/open';
 
 const TLS_PROFILE_HELP = 'TLS versions and cipher suites of the HTTPS port: modern (TLS 1.2-1.3) or vendor-2024 (the vendor guide\'s table: TLS 1.0-1.2, its suites in its order)';
-
-function port(value: string): number {
-  const n = Number(value);
-  if (!/^\d+$/.test(value) || n > 65535) throw new InvalidArgumentError('expected a port number from 0 to 65535 (0 picks a free port)');
-  return n;
-}
 
 function positiveInteger(value: string): number {
   const n = Number(value);
@@ -264,22 +259,13 @@ function shard(value: string): { index: number; of: number } {
   return { index: index - 1, of };
 }
 
-function resolveEntry(value: string, previous: Array<{ pattern: string; address: string }>): Array<{ pattern: string; address: string }> {
-  try {
-    return [...previous, parseResolveFlag(value)];
-  } catch (error) {
-    throw new InvalidArgumentError((error as Error).message.replace(/^--resolve [^:]*: /, ''));
-  }
-}
-
 /**
  * The Macs' resolver for `mdmsim fleet`: the --resolve entries; the --server host when it is a name
  * they leave out, looked up once here (the operator's DNS, as curl would, not the Macs'); and, by
  * the Fleet's default, the enrollment profile's zone at that address.
  */
-async function fleetResolver(server: string, entries: ReadonlyArray<{ pattern: string; address: string }>): Promise<Resolver> {
-  const resolver = new Resolver();
-  for (const e of entries) resolver.add(e.pattern, e.address);
+async function fleetResolver(server: string, entries: readonly ResolveEntry[]): Promise<Resolver> {
+  const resolver = resolverOf(entries);
   const host = new URL(server).hostname;
   if ((await resolver.find(host)) === undefined) {
     try {
@@ -309,7 +295,7 @@ interface FleetCliOptions {
   seed: string;
   shard?: { index: number; of: number };
   courier?: string;
-  resolve: Array<{ pattern: string; address: string }>;
+  resolve: ResolveEntry[];
   key?: 'ec' | 'rsa';
   concurrency: number;
   exitAfterEnroll?: boolean;
