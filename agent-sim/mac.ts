@@ -29,6 +29,7 @@ import { macSecret, uuidFromBytes } from './identity';
 import type { FleetNetwork } from './network/network';
 import type { Resolver } from './network/resolver';
 import { policyListField } from './network/policy';
+import { connectFor } from './network/gateway';
 import { createCompactSigner, ownBuffer, subjectCommonName } from './signer';
 import { NetworkError, type AfterReport, type CommandContext, type HandlerOutcome, type InstalledCertificate, type MacIdentity, type MacNetwork, type MacState } from './state';
 
@@ -202,7 +203,7 @@ export class SimulatedMac implements PushTarget, MacNetwork {
     const pin = purpose === 'agent' ? this._state.agent.pin : undefined;
     const anchorKey = this.enr?.anchorKey;
     const net = this.host.network;
-    const dispatcher = net.active ? net.dispatcherFor(this.udid, anchorKey ?? '', this.host.http.anchorsOf(anchorKey), pin) : undefined;
+    const dispatcher = net.active ? net.dispatcherFor(this.udid, anchorKey ?? '', this.host.http.anchorsOf(anchorKey), pin, connectFor(purpose)) : undefined;
     return macRequest(this.host.http, this.faults, anchorKey, req, purpose, pin, dispatcher);
   }
 

@@ -9,7 +9,7 @@
 import { connect as netConnect, isIP, type Socket } from 'node:net';
 import { connect as tlsConnect, type SecureContext, type TLSSocket } from 'node:tls';
 import type { buildConnector } from 'undici';
-import { Gateway } from './gateway';
+import { CONNECT_FOR_HEADER, Gateway, type ConnectFor } from './gateway';
 import { pinnedIdentityCheck } from './pin';
 import { reachable, type EffectivePolicy } from './policy';
 import type { Resolver } from './resolver';
@@ -25,6 +25,8 @@ export interface RouteConnectorOptions {
   secureContext: SecureContext;
   /** The agent's pin, for its own connections. */
   pin?: string;
+  /** What the connections are for (told to the proxy, for its events). */
+  purpose?: ConnectFor;
   timeoutMs: number;
   /** A connection the network refused (no proxy): for the Mac's events. */
   onBlocked(host: string, port: number): void;
@@ -78,7 +80,8 @@ export function routeConnector(o: RouteConnectorOptions): buildConnector.connect
         raw.once('error', (error) => finish(error));
         raw.once('connect', () => {
           const target = isIP(host) === 6 ? `[${host}]:${port}` : `${host}:${port}`;
-          raw!.write(`CONNECT ${target} HTTP/1.1\r\nHost: ${target}\r\nProxy-Authorization: ${Gateway.authorization(o.client)}\r\n\r\n`);
+          const purpose = o.purpose ? `${CONNECT_FOR_HEADER}: ${o.purpose}\r\n` : '';
+          raw!.write(`CONNECT ${target} HTTP/1.1\r\nHost: ${target}\r\nProxy-Authorization: ${Gateway.authorization(o.client)}\r\n${purpose}\r\n`);
         });
         let answer = Buffer.alloc(0);
         const onData = (chunk: Buffer) => {

@@ -12,7 +12,8 @@
  *     decrypted bytes both ways.
  *
  * Names are looked up through the Macs' resolver: the proxy is on their network. Every CONNECT is
- * an event for the Mac that made it (`network.proxy.connect`: host, port, outcome).
+ * an event for the Mac that made it (`network.proxy.connect`: host, port, outcome, and what the
+ * connection is for: enrollment, mdm, agent or download).
  */
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { connect as netConnect, isIP, type Socket } from 'node:net';
@@ -21,8 +22,23 @@ import type { Duplex } from 'node:stream';
 import type { Resolver } from './resolver';
 import { exemptFromInspection, reachable, type EffectivePolicy } from './policy';
 import type { InspectionCa } from './inspection-ca';
+import type { RequestPurpose } from '../http';
 
 export type ConnectOutcome = 'tunnel' | 'inspected' | 'blocked' | 'failed';
+
+/** What a Mac's connection is for, as its CONNECT says (`X-Mdmsim-For`): the events tell MDM from the agent on the same device domain. */
+export type ConnectFor = 'enrollment' | 'mdm' | 'agent' | 'download';
+const CONNECT_FOR: readonly ConnectFor[] = ['enrollment', 'mdm', 'agent', 'download'];
+/**
+ * The lab's own CONNECT header naming what the tunnel is for. A real Mac sends nothing like it (its
+ * User-Agent is the nearest thing); it is bookkeeping for the events, never used for a decision.
+ */
+export const CONNECT_FOR_HEADER = 'x-mdmsim-for';
+
+/** What a Mac's request purpose is, to the proxy. */
+export function connectFor(purpose: RequestPurpose): ConnectFor {
+  return purpose === 'profile' ? 'enrollment' : purpose === 'manifest' || purpose === 'package' ? 'download' : purpose;
+}
 
 export interface GatewayOptions {
   resolver: Resolver;
@@ -103,9 +119,11 @@ export class Gateway {
     const host = target[1]!.replace(/^\[(.*)\]$/, '$1').toLowerCase();
     const port = Number(target[2]);
     const where = `${host}:${port}`;
+    const said = req.headers[CONNECT_FOR_HEADER];
+    const purpose = CONNECT_FOR.find((x) => x === said);
     const emit: Emit = (outcome, summary, more = {}) => {
       this.counts[outcome]++;
-      this.options.emit(client, 'network.proxy.connect', `CONNECT ${where} → ${summary}`, { host, port, outcome, inspected: outcome === 'inspected', ...more });
+      this.options.emit(client, 'network.proxy.connect', `CONNECT ${where}${purpose ? ` (${purpose})` : ''} → ${summary}`, { host, port, outcome, inspected: outcome === 'inspected', ...(purpose ? { for: purpose } : {}), ...more });
     };
     if (!reachable(policy, host, port)) {
       emit('blocked', '403: not on the allow-list');

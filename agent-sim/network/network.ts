@@ -13,7 +13,7 @@
 import { createSecureContext } from 'node:tls';
 import { Agent, type Dispatcher } from 'undici';
 import type { DeviceFaultState, NetworkFault } from '../../protocol/faults';
-import { Gateway } from './gateway';
+import { Gateway, type ConnectFor } from './gateway';
 import { InspectionCa } from './inspection-ca';
 import type { NetworkNames } from './names';
 import { addNetworkFault, isEmpty, mergeParts, partsJson, policyFaults, policyListField, reachable, removeNetworkFault, type EffectivePolicy, type NetworkParts, type NetworkPolicy } from './policy';
@@ -190,13 +190,15 @@ export class FleetNetwork {
 
   /**
    * The pool a Mac's request takes under its policy, or undefined when its network is open (the
-   * fleet's shared pools then). `anchors` are the Mac's trust anchors (DER), named by `anchorKey`.
+   * fleet's shared pools then). `anchors` are the Mac's trust anchors (DER), named by `anchorKey`;
+   * `purpose` is what the requests are for (the proxy's events say it).
    */
-  dispatcherFor(udid: string, anchorKey: string, anchors: readonly Buffer[], pin: string | undefined): Dispatcher | undefined {
+  dispatcherFor(udid: string, anchorKey: string, anchors: readonly Buffer[], pin: string | undefined, purpose?: ConnectFor): Dispatcher | undefined {
     if (!this.active || this.closed) return undefined;
     const route = this.route(udid);
     if (!route) return undefined;
-    const key = `${anchorKey}|${pin ?? ''}`;
+    // A pool per purpose, so each connection's CONNECT says truly what it carries.
+    const key = `${anchorKey}|${pin ?? ''}|${purpose ?? ''}`;
     let pool = route.pools.get(key);
     if (!pool) {
       const policy = route.policy;
@@ -205,7 +207,7 @@ export class FleetNetwork {
       const inspected = policy.inspection !== undefined;
       // The inspection CA is made on first need; a pool for an inspected Mac waits for it.
       const contextFor = inspected ? this.inspectionCa().then((c) => createSecureContext({ ca: [...ca, c.certPem] })) : Promise.resolve(createSecureContext({ ca }));
-      const connect = (async () => routeConnector({ policy, resolver: this.o.resolver, gateway: () => this.gateway(), client: udid, secureContext: await contextFor, pin, timeoutMs, onBlocked: (host, port) => this.blocked(udid, host, port) }))();
+      const connect = (async () => routeConnector({ policy, resolver: this.o.resolver, gateway: () => this.gateway(), client: udid, secureContext: await contextFor, pin, ...(purpose ? { purpose } : {}), timeoutMs, onBlocked: (host, port) => this.blocked(udid, host, port) }))();
       pool = new Agent({
         connections: this.o.maxSockets ?? 8,
         pipelining: 1,
