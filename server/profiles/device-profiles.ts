@@ -36,7 +36,8 @@ export function deviceProfiles(deps: DeviceProfilesDeps, udid: string): DevicePr
   const installed = new Map<string, InstalledProfileJson>();
   const identities = new Map<string, MdmEnrollmentJson['identity']>();
 
-  const record = e.identityCertSha256 === undefined ? undefined : deps.issued.find(e.identityCertSha256);
+  // Issued before the Authenticate that bound it: the search starts there.
+  const record = e.identityCertSha256 === undefined ? undefined : deps.issued.find(e.identityCertSha256, e.authenticatedAt);
   if (record) {
     const p = enrollmentProfileJson(record, deps.caCertDer(), e);
     installed.set(p.identifier, p);
