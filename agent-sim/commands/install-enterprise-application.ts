@@ -64,11 +64,18 @@ function agentCheckinUrl(configuration: PlistValue | undefined, origin: string):
   return `${origin}${AGENT_CHECKIN_PATH}`;
 }
 
-/** The pin the agent is configured with (Configuration.ServerPinSHA256), if it is one. */
-function agentPin(configuration: PlistValue | undefined): { pin?: string } {
-  const pin = isPlistDict(configuration) ? configuration.ServerPinSHA256 : undefined;
+/**
+ * The pin the agent is configured with (Configuration.ServerPinSHA256): none when the key is
+ * absent, an error when it is there but is not a pin. A pin the agent cannot read must not mean
+ * "trust any server": the install is refused, so the server sees the mistake.
+ */
+function agentPin(configuration: PlistValue | undefined): { pin?: string } | { error: string } {
+  if (!isPlistDict(configuration) || configuration.ServerPinSHA256 === undefined) return {};
+  const pin = configuration.ServerPinSHA256;
   // A SHA-256 in base64 is 44 characters; anything else is not a pin the agent can check.
-  return typeof pin === 'string' && /^[A-Za-z0-9+/]{43}=$/.test(pin) ? { pin } : {};
+  if (typeof pin === 'string' && /^[A-Za-z0-9+/]{43}=$/.test(pin)) return { pin };
+  const shown = typeof pin === 'string' ? JSON.stringify(pin.length > 60 ? `${pin.slice(0, 60)}…` : pin) : `a ${Array.isArray(pin) ? 'array' : typeof pin}`;
+  return { error: `Configuration.ServerPinSHA256 must be the base64 SHA-256 of the server's public key (44 characters ending in =); got ${shown}. The agent would not pin its server, so it is not installed` };
 }
 
 function agentInterval(configuration: PlistValue | undefined): number {
@@ -104,6 +111,10 @@ export async function installEnterpriseApplication(command: CommandPayload, ctx:
   if (!Array.isArray(items)) return items;
   if (items.length > 1) return failure(errors.tooManyApps(items.length));
   const item = items[0]!;
+  // Configuration exists from macOS 11 (schema); an older Mac never hands it to the app.
+  const configuration = item.bundleIdentifier === AGENT_BUNDLE_ID && osAtLeast(ctx.mac, '11.0') ? command.Configuration : undefined;
+  const pin = agentPin(configuration);
+  if ('error' in pin) return formatError(errors.malformedRequest(pin.error));
   const packages = item.assets.filter((a) => a.kind === SOFTWARE_PACKAGE);
   if (packages.length === 0) return failure(errors.invalidManifest(`the item for ${item.bundleIdentifier} has no asset of kind ${SOFTWARE_PACKAGE}`));
 
@@ -139,15 +150,13 @@ export async function installEnterpriseApplication(command: CommandPayload, ctx:
 
   const after: AfterReport[] = [];
   if (app.bundleId === AGENT_BUNDLE_ID) {
-    // Configuration exists from macOS 11 (schema); an older Mac never hands it to the app.
-    const configuration = osAtLeast(ctx.mac, '11.0') ? command.Configuration : undefined;
     ctx.mac.agent = {
       installed: true,
       version,
       installedAt: now,
       checkinUrl: agentCheckinUrl(configuration, origin!),
       intervalMs: agentInterval(configuration),
-      ...agentPin(configuration),
+      ...pin,
     };
     after.push('start-agent');
   }

@@ -66,6 +66,31 @@ describe('InstallEnterpriseApplication', () => {
     expect(m.state.agent).toMatchObject({ checkinUrl: 'https://agent.example.net/agent/v1/checkin', intervalMs: 300_000 });
   });
 
+  it('takes the pin from Configuration.ServerPinSHA256', async () => {
+    const m = mac('sonoma');
+    serve(m);
+    const pin = 'n7l2A6Y5kq4nS0sVv5wYx3r3g0m2v7cG4C3m0r9yT1E=';
+    expect((await run(m, 'InstallEnterpriseApplication', { ManifestURL: MANIFEST_URL, Configuration: { ServerPinSHA256: pin } })).status).toBe('Acknowledged');
+    expect(m.state.agent).toMatchObject({ installed: true, pin });
+  });
+
+  it.each([
+    ['hex instead of base64', 'ab'.repeat(32)],
+    ['cut short', 'n7l2A6Y5kq4nS0sVv5wYx3r3g0m2v7cG4C3m0r9y'],
+    ['not a string', 42],
+  ])('refuses a ServerPinSHA256 that is not a pin (%s) instead of installing an agent that pins nothing', async (_what, ServerPinSHA256) => {
+    const m = mac('sonoma');
+    serve(m);
+    const outcome = await run(m, 'InstallEnterpriseApplication', { ManifestURL: MANIFEST_URL, Configuration: { ServerPinSHA256 } });
+    expect(outcome.status).toBe('CommandFormatError');
+    if (outcome.status !== 'CommandFormatError') return;
+    expect(outcome.errorChain[0]).toMatchObject({ ErrorCode: 12008, ErrorDomain: 'MCMDMErrorDomain' });
+    expect(outcome.errorChain[0]!.USEnglishDescription).toMatch(/Configuration\.ServerPinSHA256 must be the base64 SHA-256/);
+    expect(m.state.apps.has(AGENT_BUNDLE_ID)).toBe(false);
+    expect(m.state.agent.installed).toBe(false);
+    expect(m.network.fetched).toEqual([{ url: MANIFEST_URL, purpose: 'manifest' }]);
+  });
+
   it('ignores Configuration on macOS 10.15, which has no such key', async () => {
     const m = mac('catalina');
     serve(m);
