@@ -33,7 +33,7 @@ export function addTenantOptions(command: Command, what: string): Command {
   return command
     .addOption(new Option('--tenant-id <uuid>', "the tenant's id: its device domains' first label").argParser(checked('id')).helpGroup(`Tenant (${what}):`))
     .addOption(new Option('--subdomain <name>', "the tenant's subdomain: its enrollment and web-app names").argParser(checked('subdomain')).helpGroup(`Tenant (${what}):`))
-    .addOption(new Option('--region <region>', 'us, or eu (puts "eu" in every name)').choices([...REGIONS]).helpGroup(`Tenant (${what}):`))
+    .addOption(new Option('--region <region>', "us, or eu: the tenant's own names take their EU forms (<id>.web-api.eu.<zone>, prd-eu.s3.<zone>, …); Apple's and third-party hosts stay as they are").choices([...REGIONS]).helpGroup(`Tenant (${what}):`))
     .addOption(new Option('--zone <domain>', `the domain every tenant name is under (${DEFAULT_ZONE}, reserved for testing, by default)`).argParser(checked('zone')).helpGroup(`Tenant (${what}):`))
     .addOption(new Option('--device-domain <form>', 'the device domain enrollments use: web-api (<id>.web-api.<zone>) or devices (<id>.devices.us-1.<zone>)').choices(['web-api', 'devices']).helpGroup(`Tenant (${what}):`));
 }
