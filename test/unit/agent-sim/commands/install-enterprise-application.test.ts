@@ -84,8 +84,9 @@ describe('InstallEnterpriseApplication', () => {
     const outcome = await run(m, 'InstallEnterpriseApplication', { ManifestURL: MANIFEST_URL, Configuration: { ServerPinSHA256 } });
     expect(outcome.status).toBe('CommandFormatError');
     if (outcome.status !== 'CommandFormatError') return;
-    expect(outcome.errorChain[0]).toMatchObject({ ErrorCode: 12008, ErrorDomain: 'MCMDMErrorDomain' });
-    expect(outcome.errorChain[0]!.USEnglishDescription).toMatch(/Configuration\.ServerPinSHA256 must be the base64 SHA-256/);
+    const [first] = outcome.errorChain ?? [];
+    expect(first).toMatchObject({ ErrorCode: 12008, ErrorDomain: 'MCMDMErrorDomain' });
+    expect(first!.USEnglishDescription).toMatch(/Configuration\.ServerPinSHA256 must be the base64 SHA-256/);
     expect(m.state.apps.has(AGENT_BUNDLE_ID)).toBe(false);
     expect(m.state.agent.installed).toBe(false);
     expect(m.network.fetched).toEqual([{ url: MANIFEST_URL, purpose: 'manifest' }]);
