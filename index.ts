@@ -19,7 +19,7 @@ export * as schema from './protocol/schema';
 export { openEnrollmentProfile, EnrollmentProfileError, type OpenedEnrollmentProfile, type MdmPayload } from './protocol/enrollment-profile';
 export { createMdmSigner, parseSignedData, verifySignature, signAttached, CmsError, type MdmSigner, type SignerIdentity } from './protocol/cms';
 export { buildPkcs12, openPkcs12, Pkcs12Error } from './protocol/pkcs12';
-export type { DeviceFaultHandler, AgentPolicyOptions, AgentPolicySettings, SweepReport } from './server/server';
+export type { DeviceFaultHandler, FleetNetworkHandler, FleetNetworkJson, AgentPolicyOptions, AgentPolicySettings, SweepReport } from './server/server';
 export { startLab, Lab, DEFAULT_LAB_START, type LabOptions, type LabPostureOptions } from './lab/lab';
 export { playScenario, type Scenario, type ScenarioReport, type ScenarioContext, type ScenarioStep, type Expectation } from './lab/scenario';
 export { SCENARIOS, agentReinstall, agentPosture, resolveScenario } from './lab/scenarios';

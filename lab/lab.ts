@@ -21,6 +21,7 @@ import { startServer, type MdmsimServer, type ServerOptions } from '../server/se
 import type { EventQuery, EventRecord, EnrollmentRecord } from '../server/storage/types';
 import type { EventInput } from '../server/service/event-log';
 import { DEFAULT_LAB_START, FleetLab, labBasics, settleWhileBusy, startLabFleet, type FleetLabOptions } from './fleet-lab';
+import { fleetNetworkHandler } from './fleet-network-handler';
 import { startPostureSync, type PostureSync, type PostureSyncOptions } from '../posture-sim/integration';
 import { labPostureNodes, postureEventInput, udidOfNode } from './posture';
 import { virtualTime } from './timeline';
@@ -87,6 +88,7 @@ export class Lab extends FleetLab {
       fleet = await startLabFleet(server, clock, options, (input) => events.record(input));
       server.setDeviceFaultHandler(fleet.faults);
       const lab = new Lab(server, fleet, clock, tempDir, options.onEvent);
+      server.setFleetNetworkHandler(fleetNetworkHandler(lab));
       if (devices > 0) await lab.enroll(devices);
       return lab;
     } catch (error) {

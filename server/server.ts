@@ -35,7 +35,7 @@ import { AgentService } from './agent/agent-service';
 import { createAgentHandler, isAgentPath } from './agent/handler';
 import { AgentPolicy } from './policy/agent-policy';
 import type { AgentPolicyOptions } from './policy/settings';
-import type { DeviceFaultHandler } from './http/control-api';
+import type { DeviceFaultHandler, FleetNetworkHandler } from './http/control-api';
 import { createKandjiApi } from './api';
 import { ApiTokens, ApiTokenStore, type RateLimits } from './api/auth';
 import { API_TOKENS_CONTROL_PATH, createApiTokensControl } from './api/auth/control';
@@ -50,7 +50,7 @@ import { createProfilesControl } from './profiles/control';
 import { tlsProfile, tlsServerOptions, type TlsProfileName } from './http/tls-profiles';
 import { answerWhenDurable } from './http/durable-answers';
 
-export type { DeviceFaultHandler } from './http/control-api';
+export type { DeviceFaultHandler, FleetNetworkHandler, FleetNetworkJson } from './http/control-api';
 export type { AgentPolicyOptions, AgentPolicySettings, AgentPolicySettingsJson } from './policy/settings';
 export type { AgentPolicy, SweepReport } from './policy/agent-policy';
 export type { AgentPackageOptions } from './agent/package';
@@ -197,6 +197,7 @@ export class MdmsimServer {
   /** Which enrollment profile carried which identity (what a Mac installed). */
   readonly issuedProfiles: IssuedProfiles;
   private deviceFaults?: DeviceFaultHandler;
+  private fleetNetwork?: FleetNetworkHandler;
   private scenarioSource?: ScenarioSource;
   private httpServer?: Server;
   private enrollmentService?: EnrollmentService;
@@ -325,6 +326,7 @@ export class MdmsimServer {
         pushOnEnqueue: options.pushOnEnqueue ?? true,
         agentPolicy: this.agentPolicy,
         deviceFaults: () => this.deviceFaults,
+        fleetNetwork: () => this.fleetNetwork,
       }),);
     app.use('/api/v1', createKandjiApi({
         store: this.store,
@@ -408,6 +410,11 @@ export class MdmsimServer {
    */
   setDeviceFaultHandler(handler: DeviceFaultHandler | undefined): void {
     this.deviceFaults = handler;
+  }
+
+  /** Where GET/PUT /sim/v1/network go (the fleet's network); undefined → 501. A lab registers one. */
+  setFleetNetworkHandler(handler: FleetNetworkHandler | undefined): void {
+    this.fleetNetwork = handler;
   }
 
   /**
