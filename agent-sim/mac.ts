@@ -29,6 +29,7 @@ import { macSecret, uuidFromBytes } from './identity';
 import type { FleetNetwork } from './network/network';
 import type { Resolver } from './network/resolver';
 import { policyListField } from './network/policy';
+import { describeNetworkFault } from '../protocol/describe-faults';
 import { connectFor } from './network/gateway';
 import { createCompactSigner, ownBuffer, subjectCommonName } from './signer';
 import { NetworkError, type AfterReport, type CommandContext, type HandlerOutcome, type InstalledCertificate, type MacIdentity, type MacNetwork, type MacState } from './state';
@@ -682,7 +683,7 @@ export class SimulatedMac implements PushTarget, MacNetwork {
     const had = this.host.network.macFaultsJson(this.udid);
     this.host.network.replaceMacFaults(this.udid, faults);
     for (const f of had) if (!faults.some((x) => x.kind === f.kind)) this.emit('mac.fault.cleared', `fault ${String(f.kind)} cleared`, { kind: f.kind });
-    for (const f of this.host.network.macFaultsJson(this.udid) as NetworkFault[]) this.emit('mac.fault.applied', `fault ${f.kind}${describeFault(f)}`, { fault: { ...f } });
+    for (const f of this.host.network.macFaultsJson(this.udid)) this.emit('mac.fault.applied', `fault ${f.kind}${describeFault(f)}`, { fault: { ...f } });
     return this.faultState();
   }
 
@@ -754,7 +755,7 @@ export class SimulatedMac implements PushTarget, MacNetwork {
       case 'tls-inspection': {
         this.host.network.applyMacFault(this.udid, fault);
         // Shown as applied: placeholders filled in.
-        const applied = this.host.network.macFaultsJson(this.udid).find((x) => x.kind === fault.kind) as NetworkFault | undefined;
+        const applied = this.host.network.macFaultsJson(this.udid).find((x) => x.kind === fault.kind);
         this.emit('mac.fault.applied', `fault ${fault.kind}${describeFault(applied ?? fault)}`, { fault: { ...(applied ?? fault) } });
         return;
       }
@@ -880,11 +881,9 @@ function isNetworkFault(f: DeviceFault): f is NetworkFault {
 function describeFault(f: DeviceFault): string {
   switch (f.kind) {
     case 'allow-list':
-      return `: only ${f.allow.join(', ')} reachable`;
     case 'proxy':
-      return ': HTTPS through the proxy';
     case 'tls-inspection':
-      return f.exempt.length > 0 ? `: inspected except ${f.exempt.join(', ')}` : ': every connection inspected';
+      return `: ${describeNetworkFault(f)}`;
     case 'offline':
       return f.forMs !== undefined ? ` for ${formatDuration(f.forMs)}` : ' until cleared';
     case 'notnow':

@@ -8,6 +8,7 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { VirtualClock } from '../protocol/clock';
 import { parseDuration } from '../protocol/duration';
 import { parseDeviceFaults, type DeviceFault, type DeviceFaultKind, type DeviceFaultState } from '../protocol/faults';
+import { describeDeviceFaults, describeNetwork, describeNetworkState } from '../protocol/describe-faults';
 import { readFile } from 'node:fs/promises';
 import { Fleet, type MacEvent, type SimulatedMac } from '../agent-sim';
 import { tenantNames } from '../agent-sim/network/names';
@@ -54,20 +55,6 @@ export function labBasics(options: FleetLabOptions): { start: number; devices: n
   const devices = options.devices ?? 3;
   if (!Number.isInteger(devices) || devices < 0) throw new RangeError(`devices: expected a whole number ≥ 0, got ${devices}`);
   return { start, devices };
-}
-
-/** A network in a few words, for the timeline. */
-function describeNetwork(n: DeviceFaultState['network'] | Array<Record<string, unknown>>): string {
-  if (Array.isArray(n)) {
-    if (n.length === 0) return 'open';
-    return n.map((f) => (f.kind === 'allow-list' ? `allow-list ${(f.allow as string[]).join(', ')}` : f.kind === 'tls-inspection' ? `TLS inspection${(f.exempt as string[]).length ? ` except ${(f.exempt as string[]).join(', ')}` : ''}` : String(f.kind))).join('; ');
-  }
-  if (!n) return 'open';
-  const parts: string[] = [];
-  if (n.allow) parts.push(`allow-list ${n.allow.join(', ')}`);
-  if (n.proxy) parts.push('proxy');
-  if (n.tlsInspection) parts.push(`TLS inspection${n.tlsInspection.exempt.length ? ` except ${n.tlsInspection.exempt.join(', ')}` : ''}`);
-  return parts.join('; ');
 }
 
 /** Mac-side events that the server already records from its side of the same exchange. */
@@ -209,7 +196,7 @@ export abstract class FleetLab {
     const wire = faults.map((f) => (f.kind === 'offline' && 'forMs' in f ? { kind: 'offline', ...(f.forMs === undefined ? {} : { for: f.forMs }) } : f));
     const parsed = parseDeviceFaults({ faults: wire });
     const state = await this.fleet.faults.apply(mac.udid, parsed);
-    await this.record({ type: 'sim.fault', udid: mac.udid, from: 'operator', to: 'device', summary: `fault: ${parsed.map((f) => f.kind).join(', ')}`, data: { faults: parsed } });
+    await this.record({ type: 'sim.fault', udid: mac.udid, from: 'operator', to: 'device', summary: `fault: ${describeDeviceFaults(parsed)}`, data: { faults: parsed } });
     await this.clock.settle();
     return state!;
   }
@@ -223,7 +210,7 @@ export abstract class FleetLab {
     const mac = which === undefined ? undefined : this.mac(which);
     this.fleet.setNetworkPolicy(policy, mac?.udid);
     const state = mac ? this.fleet.network.stateOf(mac.udid) : undefined;
-    const now = mac ? (state ? describeNetwork(state) : 'open (the fleet\'s network)') : describeNetwork(this.fleet.network.fleetPolicyJson());
+    const now = mac ? (state ? describeNetworkState(state) : 'open (the fleet\'s network)') : describeNetwork(this.fleet.network.fleetPolicyJson());
     await this.record({
       type: 'sim.network',
       ...(mac ? { udid: mac.udid } : {}),

@@ -34,7 +34,8 @@ import { ProblemError } from '../protocol/problem';
 import type { EventRecord } from '../server/storage/types';
 import { parseHostPattern, parseHostPort } from '../protocol/network-policy';
 import { LAB_NETWORK_NAMES } from '../agent-sim/network/names';
-import type { NetworkPolicy } from '../agent-sim/network/policy';
+import { policyFaults, type NetworkPolicy } from '../agent-sim/network/policy';
+import { describeNetwork } from '../protocol/describe-faults';
 import type { Expectation, Scenario, ScenarioContext, ScenarioStep } from './scenario';
 
 export class ScenarioFileError extends Error {
@@ -564,12 +565,7 @@ function checkNetworkNames(r: Reader, node: YamlNode, field: string, f: DeviceFa
 }
 
 function describeNetworkPolicy(p: NetworkPolicy): string {
-  const parts: string[] = [];
-  if (p.allowList) parts.push(`only ${p.allowList.join(', ')}`);
-  if (p.proxy) parts.push('through the proxy');
-  const ti = p.tlsInspection;
-  if (ti) parts.push(`TLS inspection${ti !== true && ti.exempt?.length ? ` except ${ti.exempt.join(', ')}` : ''}`);
-  return parts.join('; ');
+  return describeNetwork(policyFaults(p));
 }
 
 /** `{ name, permissions }` of an API token a step creates; permissions default to Prism's. */

@@ -83,7 +83,7 @@ export class FleetNetwork {
   }
 
   /** The fleet's network as faults (placeholders filled in). */
-  fleetPolicyJson(): Array<Record<string, unknown>> {
+  fleetPolicyJson(): NetworkFault[] {
     return partsJson(this.fleetParts);
   }
 
@@ -114,7 +114,7 @@ export class FleetNetwork {
   }
 
   /** The Mac's own network faults, in the fault state's form. */
-  macFaultsJson(udid: string): Array<Record<string, unknown>> {
+  macFaultsJson(udid: string): NetworkFault[] {
     return partsJson(this.macParts.get(udid));
   }
 

@@ -120,8 +120,8 @@ export function isEmpty(parts: NetworkParts | undefined): boolean {
 }
 
 /** The parts as faults, in the fault state's form. */
-export function partsJson(parts: NetworkParts | undefined): Array<Record<string, unknown>> {
-  const out: Array<Record<string, unknown>> = [];
+export function partsJson(parts: NetworkParts | undefined): NetworkFault[] {
+  const out: NetworkFault[] = [];
   if (!parts) return out;
   if (parts.allow) out.push({ kind: 'allow-list', allow: [...parts.allow.text] });
   if (parts.proxy) out.push({ kind: 'proxy' });

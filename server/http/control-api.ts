@@ -6,7 +6,7 @@ import { timingSafeEqual } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { VirtualClock, type Clock } from '../../protocol/clock';
 import { decodeCommand } from '../../protocol/command';
-import { DurationError, formatDuration, parseDuration } from '../../protocol/duration';
+import { DurationError, parseDuration } from '../../protocol/duration';
 import { jsonToPlist, plistToJson } from '../../protocol/json';
 import { parsePlist, PlistError } from '../../protocol/plist';
 import { ProblemError, problem, type Problem } from '../../protocol/problem';
@@ -21,6 +21,7 @@ import type { ApnsMock } from '../apns';
 import type { PushService, PushWhy } from '../push';
 import { isDeviceFaultKind, parseDeviceFaults, DEVICE_FAULT_KINDS, type DeviceFault, type DeviceFaultKind, type DeviceFaultState } from '../../protocol/faults';
 import type { AgentPolicy } from '../policy/agent-policy';
+import { describeDeviceFaults } from '../../protocol/describe-faults';
 
 /**
  * Whoever runs the simulated Macs (a Fleet) applies faults to them: the server only forwards
@@ -31,24 +32,6 @@ export interface DeviceFaultHandler {
   apply(udid: string, faults: DeviceFault[]): Promise<DeviceFaultState | undefined>;
   get(udid: string): Promise<DeviceFaultState | undefined>;
   clear(udid: string, kind?: DeviceFaultKind): Promise<DeviceFaultState | undefined>;
-}
-
-/**
- * The fleet's network (GET/PUT /sim/v1/network), in the programmatic API's form (NetworkPolicy,
- * agent-sim/network/policy.ts): `{allowList?, proxy?, tlsInspection?}`, `{}` for an open network.
- * As with faults, whoever runs the Macs checks and applies it: the server only forwards.
- */
-export interface FleetNetworkHandler {
-  /** The fleet's network in force, placeholders filled in. */
-  get(): Promise<FleetNetworkJson>;
-  /** Replaces the fleet's network (`{}` opens it); throws a 400 ProblemError naming the field, changing nothing. */
-  set(policy: Record<string, unknown>): Promise<FleetNetworkJson>;
-}
-
-export interface FleetNetworkJson {
-  allowList?: string[];
-  proxy?: boolean;
-  tlsInspection?: { exempt: string[] };
 }
 
 export interface ControlApiOptions {
@@ -66,8 +49,6 @@ export interface ControlApiOptions {
   agentPolicy?: AgentPolicy;
   /** The current fault handler (registered after start by a lab); undefined → 501. */
   deviceFaults?: () => DeviceFaultHandler | undefined;
-  /** The current fleet network handler (registered by a lab); undefined → 501. */
-  fleetNetwork?: () => FleetNetworkHandler | undefined;
 }
 
 const PLIST_TYPES = ['application/x-apple-plist', 'application/x-plist', 'application/xml', 'text/xml', 'application/octet-stream'];
@@ -311,7 +292,7 @@ export function createControlApi(options: ControlApiOptions): express.Router {
       udid,
       from: 'operator',
       to: 'device',
-      summary: `fault: ${faults.map(describeFault).join(', ')}`,
+      summary: `fault: ${describeDeviceFaults(faults)}`,
       data: { faults },
     });
     res.json(state);
@@ -331,32 +312,6 @@ export function createControlApi(options: ControlApiOptions): express.Router {
     const state = faultAnswer(udid, await faultHandler().clear(udid, kind));
     events.record({ type: 'sim.fault.cleared', udid, from: 'operator', to: 'device', summary: `faults cleared${kind ? `: ${kind}` : ''}`, data: { kind: kind ?? null } });
     res.json(state);
-  });
-
-  // ---- the fleet's network (forwarded, as faults are) -------------------------------------
-  const networkHandler = (): FleetNetworkHandler => {
-    const handler = options.fleetNetwork?.();
-    if (!handler) {
-      throw problem(501, 'no-simulator', "this server runs no simulated Macs, so there is no fleet network to set", {
-        hint: 'run `mdmsim lab`, or start a Fleet in-process and register it with server.setFleetNetworkHandler(handler)',
-      });
-    }
-    return handler;
-  };
-
-  router.get('/network', async (_req, res) => {
-    res.json(await networkHandler().get());
-  });
-
-  router.put('/network', json, async (req, res) => {
-    const handler = networkHandler();
-    if (req.body === undefined || !req.is('application/json')) {
-      throw problem(415, 'bad-content-type', 'send the network as JSON', { field: 'Content-Type', expected: 'application/json' });
-    }
-    if (typeof req.body !== 'object' || req.body === null || Array.isArray(req.body)) {
-      throw problem(400, 'bad-fault', 'the network must be a JSON object', { field: 'network', expected: '{"allowList": ["{device}:{port}"], "proxy": true, "tlsInspection": {"exempt": []}}, or {} for an open network' });
-    }
-    res.json(await handler.set(req.body as Record<string, unknown>));
   });
 
   // ---- the agent policy ------------------------------------------------------------------
@@ -426,19 +381,6 @@ export function createControlApi(options: ControlApiOptions): express.Router {
 
 function iso(t: number | undefined): string | null {
   return t === undefined ? null : new Date(t).toISOString();
-}
-
-function describeFault(f: DeviceFault): string {
-  switch (f.kind) {
-    case 'offline':
-      return f.forMs !== undefined ? `offline for ${formatDuration(f.forMs)}` : 'offline';
-    case 'notnow':
-      return `NotNow for ${f.connects} connect${f.connects === 1 ? '' : 's'}`;
-    case 'package-download':
-      return `package download ${f.mode === 'fail' ? 'failing' : 'corrupted'}${f.count !== undefined ? ` (${f.count}×)` : ''}`;
-    default:
-      return f.kind;
-  }
 }
 
 function idList(param: unknown): string[] {

@@ -66,7 +66,7 @@ it('forwards parsed faults to the handler and answers its state; records sim.fau
   expect(r.body).toMatchObject({ udid: UDID, agent: 'not-installed', online: false });
   expect(fleet.calls[0]).toEqual(['apply', UDID, [{ kind: 'agent-uninstalled' }, { kind: 'offline', forMs: 3 * 86_400_000 }, { kind: 'notnow', connects: 2 }]]);
   const [event] = await eventsOf(t, 'sim.fault', UDID);
-  expect(event).toMatchObject({ summary: 'fault: agent-uninstalled, offline for 3d, NotNow for 2 connects', data: { faults: fleet.calls[0]![2] } });
+  expect(event).toMatchObject({ summary: 'fault: agent-uninstalled; offline for 3d; NotNow for 2 connects', data: { faults: fleet.calls[0]![2] } });
   expect((await api('GET', `/devices/${UDID}/faults`)).body.active).toHaveLength(3);
 
   const one = await api('DELETE', `/devices/${UDID}/faults?kind=offline`);
@@ -121,4 +121,16 @@ it('400 naming the field for a bad fault, before the handler sees it', async () 
   expect(kind.status).toBe(400);
   expect(kind.body.error.field).toBe('kind');
   expect(fleet.calls).toEqual([]);
+});
+
+it('records network faults on the timeline in words: switching inspection on and exempting domains read differently', async () => {
+  t.server.setDeviceFaultHandler(new FakeFleet());
+  await api('POST', `/devices/${UDID}/faults`, { faults: [{ kind: 'allow-list', allow: ['{device}:{port}', 'prd.s3.mdmsim.test:443'] }, { kind: 'proxy' }] });
+  await api('POST', `/devices/${UDID}/faults`, { kind: 'tls-inspection' });
+  await api('POST', `/devices/${UDID}/faults`, { kind: 'tls-inspection', exempt: ['{device-web-api}', '{device-devices}'] });
+  expect((await eventsOf(t, 'sim.fault', UDID)).slice(-3).map((e) => e.summary)).toEqual([
+    'fault: only {device}:{port}, prd.s3.mdmsim.test:443 reachable; HTTPS through the proxy',
+    'fault: TLS inspection of every connection',
+    'fault: TLS inspection except {device-web-api}, {device-devices}',
+  ]);
 });

@@ -32,7 +32,10 @@ describe('tls-inspection', () => {
     const text = report.timeline.join('\n');
     expect(text).toMatch(/Mac 1 +agent → MDM +\d+ agent connections refused for the pin \(the first: agent \w+ check-in refused by the agent: [0-9a-f-]+\.web-api\.mdmsim\.test presented key \S+ \(issuer mdmsim TLS Inspection CA\), not the pinned \S+\)/);
     expect(text).toMatch(/agent install check-in refused by the agent[^\n]*\n +↳ The reinstalled agent comes with the same pin/);
-    expect(text).toMatch(/fault tls-inspection: inspected except [0-9a-f-]+\.web-api\.mdmsim\.test, [0-9a-f-]+\.devices\.us-1\.mdmsim\.test/);
+    expect(text).toMatch(/fault tls-inspection: TLS inspection except [0-9a-f-]+\.web-api\.mdmsim\.test, [0-9a-f-]+\.devices\.us-1\.mdmsim\.test/);
+    // The server's own line tells switching inspection on from the exemption.
+    expect(text).toMatch(/fault: TLS inspection of every connection/);
+    expect(text).toMatch(/fault: TLS inspection except \{device-web-api\}, \{device-devices\}/);
   });
 
   it('without the exemption, the agent never comes back: the reinstall alone changes nothing', async () => {

@@ -41,7 +41,7 @@ ${EXPECT}`,
     );
     expect(s.lab?.network).toEqual({ allowList: ['{enrollment}:{port}', '{device}:{port}', '{apns}:{apns-port}'], proxy: true });
     expect(s.steps.map((x) => x.describe)).toEqual([
-      "the fleet's network: only *.{zone}:{port}",
+      "the fleet's network: only *.{zone}:{port} reachable",
       "Mac 2's network: TLS inspection except {device-web-api}, {device-devices}",
       "Mac 2's network: open",
       'Mac 1: tls-inspection',
