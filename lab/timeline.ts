@@ -77,21 +77,34 @@ export function formatEvent(e: EventRecord, options: TimelineOptions): string {
   return color ? `${color}${line}\x1b[0m` : line;
 }
 
+/** What a proxy's CONNECTs fold by: tunnelled and inspected ones are different stories. */
+function connectVariant(e: EventRecord): string {
+  const d = e.data as { outcome?: string; exempt?: boolean } | undefined;
+  return d?.outcome === 'tunnel' && d.exempt ? 'tunnel-exempt' : (d?.outcome ?? '');
+}
+
+const CONNECT_WORDS: Record<string, string> = {
+  tunnel: 'tunnelled through the proxy',
+  'tunnel-exempt': 'tunnelled untouched (exempt from inspection)',
+  inspected: 'TLS-inspected by the proxy',
+};
+
 /** The lines of a timeline, folding routine traffic per device per day (a line where the day's first one was). */
 export function formatTimeline(events: readonly EventRecord[], options: TimelineOptions): string[] {
   const fold = options.fold ?? true;
-  type Folded = { type: string; udid: string | undefined; count: number; first: number; last: number; sample: string };
+  type Folded = { type: string; variant: string; udid: string | undefined; count: number; first: number; last: number; sample: string };
   const entries: Array<string | Folded> = [];
   const open = new Map<string, Folded>();
   for (const e of events) {
     if (fold && isRoutine(e)) {
-      const key = `${e.type}|${e.udid ?? ''}|${storyDay(e.at, options.start)}`;
+      const variant = e.type === 'network.proxy.connect' ? connectVariant(e) : '';
+      const key = `${e.type}|${variant}|${e.udid ?? ''}|${storyDay(e.at, options.start)}`;
       const f = open.get(key);
       if (f) {
         f.count++;
         f.last = e.at;
       } else {
-        const created: Folded = { type: e.type, udid: e.udid, count: 1, first: e.at, last: e.at, sample: e.summary };
+        const created: Folded = { type: e.type, variant, udid: e.udid, count: 1, first: e.at, last: e.at, sample: e.summary };
         open.set(key, created);
         entries.push(created);
       }
@@ -113,7 +126,7 @@ export function formatTimeline(events: readonly EventRecord[], options: Timeline
           : entry.type === 'agent.pin-failure'
             ? ['agent → MDM', `agent connection${entry.count === 1 ? '' : 's'} refused for the pin (the first: ${entry.sample})`]
             : entry.type === 'network.proxy.connect'
-              ? ['Mac → proxy', `CONNECT${entry.count === 1 ? '' : 's'} through the proxy (the first: ${entry.sample})`]
+              ? ['Mac → proxy', `CONNECT${entry.count === 1 ? '' : 's'} ${CONNECT_WORDS[entry.variant] ?? 'through the proxy'} (the first: ${entry.sample})`]
               : ['agent → MDM', `routine agent check-in${entry.count === 1 ? '' : 's'}`];
     const line = `${virtualTime(entry.first, options.start)}  ${who.padEnd(7)} ${arrow.padEnd(18)} ${entry.count} ${what}${span}`;
     return options.color ? `\x1b[2m${line}\x1b[0m` : line;

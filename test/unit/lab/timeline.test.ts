@@ -39,4 +39,24 @@ describe('timeline', () => {
     ]);
     expect(formatTimeline(events, { start: T0, fold: false })).toHaveLength(5);
   });
+
+  it("folds a proxy's CONNECTs by what the proxy did: tunnelled, exempt and inspected ones are separate lines; refusals stay", () => {
+    const connect = (at: number, outcome: string, more: Record<string, unknown> = {}) =>
+      ev(at, 'network.proxy.connect', `CONNECT d.test:443 → ${outcome}`, { to: 'device', data: { host: 'd.test', port: 443, outcome, ...more } });
+    const events = [
+      connect(T0, 'inspected', { for: 'mdm' }),
+      connect(T0 + MIN, 'tunnel'),
+      connect(T0 + 2 * MIN, 'inspected', { for: 'agent' }),
+      connect(T0 + 3 * MIN, 'blocked'),
+      connect(T0 + 4 * MIN, 'tunnel', { exempt: true }),
+      connect(T0 + 5 * MIN, 'tunnel'),
+    ];
+    const lines = formatTimeline(events, { start: T0, labelOf: () => 'Mac 1' }).map((l) => l.slice(17).replace(/ +/g, ' '));
+    expect(lines).toEqual([
+      'Mac 1 Mac → proxy 2 CONNECTs TLS-inspected by the proxy (the first: CONNECT d.test:443 → inspected), the last at day 0 09:02:00',
+      'Mac 1 Mac → proxy 2 CONNECTs tunnelled through the proxy (the first: CONNECT d.test:443 → tunnel), the last at day 0 09:05:00',
+      'Mac 1 Mac → Mac CONNECT d.test:443 → blocked',
+      'Mac 1 Mac → proxy 1 CONNECT tunnelled untouched (exempt from inspection) (the first: CONNECT d.test:443 → tunnel)',
+    ]);
+  });
 });
