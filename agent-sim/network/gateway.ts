@@ -190,12 +190,9 @@ export class Gateway {
           open = true;
           socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
           if (head.length > 0) socket.unshift(head);
-          // The Mac's TLS ends here, under a leaf for the name it asked for.
-          const front = new TLSSocket(socket, {
-            isServer: true,
-            secureContext: ca.contextFor(host),
-            SNICallback: (name, cb) => cb(null, ca.contextFor(name || host)),
-          });
+          // The Mac's TLS ends here, under a leaf for the name it CONNECTed to (whatever its SNI
+          // says: the proxy mints for names it let through, not for any name a client sends).
+          const front = new TLSSocket(socket, { isServer: true, secureContext: ca.contextFor(host) });
           this.track(front);
           emit('inspected', '200, TLS inspected: the Mac gets a certificate from the inspection CA', { inspectionCa: ca.fingerprint256.slice(0, 16) });
           front.pipe(back).pipe(front);

@@ -42,7 +42,11 @@ function signed(cert: forge.pki.Certificate, issuerKey: KeyObject): string {
   return forge.pki.certificateToPem(cert);
 }
 
+/** Leaves kept (most recently used); a fleet's proxy sees a handful of names, so this is only a bound. */
+export const MAX_CACHED_LEAVES = 256;
+
 export class InspectionCa {
+  /** Leaf contexts by name, least recently used first. */
   private readonly leaves = new Map<string, SecureContext>();
   private readonly caCert: forge.pki.Certificate;
   /** How many leaves were minted (each name once). */
@@ -89,16 +93,24 @@ export class InspectionCa {
     return createHash('sha256').update(this.certDer).digest('hex');
   }
 
-  /** The inspector's server context for `name` (a DNS name or an IP), minted the first time. */
+  /** The inspector's server context for `name` (a DNS name or an IP), minted the first time; at most MAX_CACHED_LEAVES are kept. */
   contextFor(name: string): SecureContext {
     const key = name.toLowerCase();
     let ctx = this.leaves.get(key);
-    if (!ctx) {
+    if (ctx) {
+      this.leaves.delete(key);
+    } else {
       ctx = createSecureContext({ key: this.leafKeyPem, cert: `${this.leafPem(key)}${this.certPem}` });
-      this.leaves.set(key, ctx);
       this.minted++;
+      if (this.leaves.size >= MAX_CACHED_LEAVES) this.leaves.delete(this.leaves.keys().next().value!);
     }
+    this.leaves.set(key, ctx);
     return ctx;
+  }
+
+  /** How many leaves are kept now. */
+  get cachedLeaves(): number {
+    return this.leaves.size;
   }
 
   private leafPem(name: string): string {

@@ -3,8 +3,9 @@
  * nothing opened on a Mac's behalf once the proxy has closed.
  */
 import { createServer, connect as netConnect, type Server, type Socket } from 'node:net';
+import { createServer as createTlsServer, connect as tlsConnect } from 'node:tls';
 import { Gateway } from '../../../agent-sim/network/gateway';
-import { InspectionCa } from '../../../agent-sim/network/inspection-ca';
+import { InspectionCa, MAX_CACHED_LEAVES } from '../../../agent-sim/network/inspection-ca';
 import type { EffectivePolicy } from '../../../agent-sim/network/policy';
 import type { Resolver } from '../../../agent-sim/network/resolver';
 
@@ -32,11 +33,11 @@ interface Started {
   events: Array<{ type: string; data: Record<string, unknown> }>;
 }
 
-async function start(policy: EffectivePolicy, resolve: (host: string) => Promise<string>): Promise<Started> {
+async function start(policy: EffectivePolicy, resolve: (host: string) => Promise<string>, upstreamCa = ca.certPem): Promise<Started> {
   const events: Started['events'] = [];
   const gw = await Gateway.start({
     resolver: resolverOf(resolve),
-    upstreamCa: [ca.certPem],
+    upstreamCa: [upstreamCa],
     inspectionCa: async () => ca,
     policyOf: (c) => (c === CLIENT ? policy : undefined),
     emit: (_c, type, _s, data) => events.push({ type, data }),
@@ -101,4 +102,40 @@ test('a CONNECT still being looked up when the proxy closes opens nothing upstre
   await new Promise((r) => setTimeout(r, 50));
   expect(arrived).toBe(0);
   expect(gw.counts.tunnel).toBe(0);
+});
+
+test('the inspector mints a leaf for the host the Mac CONNECTed to, not for whatever SNI it sends', async () => {
+  // The server behind the proxy, under a CA of its own that the inspector trusts upstream.
+  const serverCa = await InspectionCa.create('gateway test server CA');
+  const upstream = createTlsServer({ SNICallback: (name, cb) => cb(null, serverCa.contextFor(name)) }, (s) => s.end());
+  const port = await listening(upstream);
+  const { gw, events } = await start(inspecting, async () => '127.0.0.1', serverCa.certPem);
+  const { socket, status } = connectThrough(gw.port, `mdm.test:${port}`);
+  expect(await status).toBe('HTTP/1.1 200 Connection Established');
+  const before = ca.minted;
+  const subject = await new Promise<string>((resolve, reject) => {
+    const tls = tlsConnect({ socket, servername: 'elsewhere.test', rejectUnauthorized: false });
+    tls.once('secureConnect', () => {
+      resolve(tls.getPeerCertificate().subject.CN as string);
+      tls.destroy();
+    });
+    tls.once('error', reject);
+  });
+  expect(subject).toBe('mdm.test');
+  expect(ca.minted - before).toBeLessThanOrEqual(1);
+  expect(events.map((e) => e.data.outcome)).toEqual(['inspected']);
+});
+
+test('the inspection CA keeps a bounded number of leaves, the most recently used', async () => {
+  const own = await InspectionCa.create('gateway test bounded CA');
+  const first = own.contextFor('n0.test');
+  for (let i = 1; i <= MAX_CACHED_LEAVES; i++) own.contextFor(`n${i}.test`);
+  expect(own.cachedLeaves).toBe(MAX_CACHED_LEAVES);
+  expect(own.minted).toBe(MAX_CACHED_LEAVES + 1);
+  // n0 was the least recently used: it went first, and asking again mints it anew.
+  expect(own.contextFor('n0.test')).not.toBe(first);
+  expect(own.minted).toBe(MAX_CACHED_LEAVES + 2);
+  // n256, just used, is still there.
+  own.contextFor(`n${MAX_CACHED_LEAVES}.test`);
+  expect(own.minted).toBe(MAX_CACHED_LEAVES + 2);
 });
