@@ -297,11 +297,6 @@ export class Fleet implements MacHost {
     mac.setNetworkFaults(policy ? policyFaults(policy) : []);
   }
 
-  /** Values for `{name}` placeholders (a lab adds its tenant's names). */
-  setNetworkNames(names: NetworkNames): void {
-    this.network.setNames(names);
-  }
-
   /** Whether any Mac has work in flight (an enrollment, a connect loop, a download, a check-in). */
   get busy(): boolean {
     return this.work > 0 || this.http.inFlight > 0 || this.courier.busy;

@@ -68,10 +68,6 @@ export class FleetNetwork {
     this.names = { ...this.names, ...names };
   }
 
-  get knownNames(): NetworkNames {
-    return this.names;
-  }
-
   // ---- policies ----------------------------------------------------------------------------
 
   /** The fleet's network, for every Mac that does not say otherwise (undefined: an open network). */

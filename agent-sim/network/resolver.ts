@@ -209,7 +209,7 @@ export function zoneOf(host: string): string | undefined {
   return undefined;
 }
 
-/** Whether a resolver option is a usable value (for Fleet.start's checks). */
+/** A Resolver from Fleet.start's `resolve` option (a Resolver is taken as it is); a bad option throws a ResolveError naming it. */
 export function toResolver(option: ResolveOption | Resolver | undefined): Resolver {
   return option instanceof Resolver ? option : new Resolver(option);
 }
