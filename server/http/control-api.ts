@@ -34,6 +34,24 @@ export interface DeviceFaultHandler {
   clear(udid: string, kind?: DeviceFaultKind): Promise<DeviceFaultState | undefined>;
 }
 
+/**
+ * The fleet's network (GET/PUT /sim/v1/network), in the programmatic API's form (NetworkPolicy,
+ * agent-sim/network/policy.ts): `{allowList?, proxy?, tlsInspection?}`, `{}` for an open network.
+ * As with faults, whoever runs the Macs checks and applies it: the server only forwards.
+ */
+export interface FleetNetworkHandler {
+  /** The fleet's network in force, placeholders filled in. */
+  get(): Promise<FleetNetworkJson>;
+  /** Replaces the fleet's network (`{}` opens it); throws a 400 ProblemError naming the field, changing nothing. */
+  set(policy: Record<string, unknown>): Promise<FleetNetworkJson>;
+}
+
+export interface FleetNetworkJson {
+  allowList?: string[];
+  proxy?: boolean;
+  tlsInspection?: { exempt: string[] };
+}
+
 export interface ControlApiOptions {
   apiToken: string;
   clock: Clock;
@@ -49,6 +67,8 @@ export interface ControlApiOptions {
   agentPolicy?: AgentPolicy;
   /** The current fault handler (registered after start by a lab); undefined → 501. */
   deviceFaults?: () => DeviceFaultHandler | undefined;
+  /** The current fleet network handler (registered by a lab); undefined → 501. */
+  fleetNetwork?: () => FleetNetworkHandler | undefined;
 }
 
 const PLIST_TYPES = ['application/x-apple-plist', 'application/x-plist', 'application/xml', 'text/xml', 'application/octet-stream'];
@@ -312,6 +332,32 @@ export function createControlApi(options: ControlApiOptions): express.Router {
     const state = faultAnswer(udid, await faultHandler().clear(udid, kind));
     events.record({ type: 'sim.fault.cleared', udid, from: 'operator', to: 'device', summary: `faults cleared${kind ? `: ${kind}` : ''}`, data: { kind: kind ?? null } });
     res.json(state);
+  });
+
+  // ---- the fleet's network (forwarded, as faults are) -------------------------------------
+  const networkHandler = (): FleetNetworkHandler => {
+    const handler = options.fleetNetwork?.();
+    if (!handler) {
+      throw problem(501, 'no-simulator', "this server runs no simulated Macs, so there is no fleet network to set", {
+        hint: 'run `mdmsim lab`, or start a Fleet in-process and register it with server.setFleetNetworkHandler(handler)',
+      });
+    }
+    return handler;
+  };
+
+  router.get('/network', async (_req, res) => {
+    res.json(await networkHandler().get());
+  });
+
+  router.put('/network', json, async (req, res) => {
+    const handler = networkHandler();
+    if (req.body === undefined || !req.is('application/json')) {
+      throw problem(415, 'bad-content-type', 'send the network as JSON', { field: 'Content-Type', expected: 'application/json' });
+    }
+    if (typeof req.body !== 'object' || req.body === null || Array.isArray(req.body)) {
+      throw problem(400, 'bad-fault', 'the network must be a JSON object', { field: 'network', expected: '{"allowList": ["{device}:{port}"], "proxy": true, "tlsInspection": {"exempt": []}}, or {} for an open network' });
+    }
+    res.json(await handler.set(req.body as Record<string, unknown>));
   });
 
   // ---- the agent policy ------------------------------------------------------------------
