@@ -56,7 +56,8 @@ export function pemCertificates(pem: string | Buffer): Buffer[] {
   return blocks.map((b) => new X509Certificate(b).raw);
 }
 
-function derToPem(der: Buffer): string {
+/** A DER certificate as PEM (what createSecureContext's `ca` takes). */
+export function derToPem(der: Buffer): string {
   const b64 = der.toString('base64').replace(/.{64}/g, '$&\n');
   return `-----BEGIN CERTIFICATE-----\n${b64}${b64.endsWith('\n') ? '' : '\n'}-----END CERTIFICATE-----\n`;
 }

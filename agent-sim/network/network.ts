@@ -19,6 +19,7 @@ import type { NetworkNames } from './names';
 import { addNetworkFault, isEmpty, mergeParts, partsJson, policyFaults, policyListField, reachable, removeNetworkFault, type EffectivePolicy, type NetworkParts, type NetworkPolicy } from './policy';
 import { routeConnector } from './connector';
 import type { Resolver } from './resolver';
+import { derToPem } from '../http';
 
 export interface FleetNetworkOptions {
   resolver: Resolver;
@@ -40,11 +41,6 @@ export interface FleetNetworkOptions {
 interface MacRoute {
   policy: EffectivePolicy;
   pools: Map<string, Agent>;
-}
-
-function derToPem(der: Buffer): string {
-  const b64 = der.toString('base64').replace(/.{64}/g, '$&\n');
-  return `-----BEGIN CERTIFICATE-----\n${b64}${b64.endsWith('\n') ? '' : '\n'}-----END CERTIFICATE-----\n`;
 }
 
 export class FleetNetwork {
