@@ -13,7 +13,7 @@
  */
 import { isIP } from 'node:net';
 import { problem } from './problem';
-import { hostMatches } from './tenant';
+import { HOST_LABEL, hostMatches } from './tenant';
 
 /** One allow-list entry: a host pattern and a port (or every port). */
 export interface HostPort {
@@ -22,7 +22,8 @@ export interface HostPort {
   port: number | '*' | string;
 }
 
-const LABEL = '(?:[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?|\\{[a-z][a-z0-9-]*\\})+';
+/** A host label (protocol/tenant.ts's rule) or placeholders, or both run together (`{device}`, `prd{x}`). */
+const LABEL = `(?:${HOST_LABEL}|\\{[a-z][a-z0-9-]*\\})+`;
 const HOST_NAME = new RegExp(`^(?:\\*\\.)?${LABEL}(?:\\.${LABEL})*$`);
 const PLACEHOLDER = /^\{[a-z][a-z0-9-]*\}$/;
 /** A placeholder (`{device}`) anywhere in a string. */

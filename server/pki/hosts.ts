@@ -1,6 +1,7 @@
 import * as net from 'node:net';
 import { domainToASCII } from 'node:url';
 import forge from 'node-forge';
+import { isHostName } from '../../protocol/tenant';
 
 /** One subjectAltName entry of a TLS server certificate. */
 export type SanEntry =
@@ -74,12 +75,9 @@ export function sanKeysOf(cert: forge.pki.Certificate): Set<string> {
   return keys;
 }
 
-/** Labels of letters, digits, '-' and '_' (common in lab host names); '*' as a whole first label. */
+/** A host name by protocol/tenant.ts's label rule ('_' included: common in lab host names); '*' as a whole first label. */
 function isDnsName(name: string): boolean {
-  if (name.length === 0 || name.length > 253) return false;
-  return name
-    .split('.')
-    .every((label, i) => (i === 0 && label === '*') || /^[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?$/.test(label));
+  return isHostName(name, { wildcard: true });
 }
 
 function ipv4Bytes(address: string): Buffer {

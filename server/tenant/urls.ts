@@ -14,7 +14,7 @@
  * such as a fleet pointed at mdmsim from elsewhere.
  */
 import { AGENT_CHECKIN_PATH, AGENT_MANIFEST_PATH } from '../../protocol/agent';
-import { tenantDomains, type Tenant, type TenantDomains } from '../../protocol/tenant';
+import { isHostName, tenantDomains, type Tenant, type TenantDomains } from '../../protocol/tenant';
 
 export type DeviceNames = 'tenant' | 'listen';
 export const DEVICE_NAMES: readonly DeviceNames[] = ['tenant', 'listen'];
@@ -36,8 +36,14 @@ export interface TenantDeviceUrls {
   webApp: string;
 }
 
-/** host[:port] as a Host header may carry it: a DNS name or IPv4, or a bracketed IPv6. */
-const HOST_HEADER = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?)(?::\d{1,5})?$/;
+/** host[:port] as a Host header may carry it: a bracketed IPv6, or anything else before the port. */
+const HOST_HEADER = /^(\[[0-9A-Fa-f:.]+\]|[^:[\]]+)(?::\d{1,5})?$/;
+
+/** Whether a Host header is fit to put in a URL: a host name (protocol/tenant.ts's rule; IPv4 is one) or a bracketed IPv6, and a port. */
+function isHostHeader(value: string): boolean {
+  const m = HOST_HEADER.exec(value);
+  return m !== null && (m[1]!.startsWith('[') || isHostName(m[1]!.toLowerCase()));
+}
 
 export class DeviceUrls {
   readonly domains: TenantDomains;
@@ -80,7 +86,7 @@ export class DeviceUrls {
    */
   profileBase(hostHeader?: string): string {
     if (this.mode === 'tenant') return this.deviceBase();
-    return hostHeader && HOST_HEADER.test(hostHeader) ? `https://${hostHeader}` : this.listenBase();
+    return hostHeader && isHostHeader(hostHeader) ? `https://${hostHeader}` : this.listenBase();
   }
 
   agentCheckinUrl(): string {

@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ProblemError } from '../../protocol/problem';
-import { DEFAULT_ZONE, hostMatches, parseTenant, tenantCertificateNames, tenantDomains, type Tenant } from '../../protocol/tenant';
+import { DEFAULT_ZONE, hostMatches, isHostName, isTenantLabel, parseTenant, parseTenantHost, tenantCertificateNames, tenantDomains, type Tenant } from '../../protocol/tenant';
 import { loadOrCreateTenant, parseTenantFile, readTenantFile, TENANT_FILE, TenantFileError } from '../../server/tenant/tenant-file';
 import { DeviceUrls } from '../../server/tenant/urls';
 
@@ -66,6 +66,60 @@ describe('hostMatches', () => {
     expect(hostMatches('*.iot.mdmsim.test', 'a.iot.mdmsim.test')).toBe(true);
     expect(hostMatches('*.iot.mdmsim.test', 'iot.mdmsim.test')).toBe(false);
     expect(hostMatches('*.iot.mdmsim.test', 'xiot.mdmsim.test')).toBe(false);
+  });
+});
+
+describe('parseTenantHost', () => {
+  it('reads back every device domain and the enrollment name tenantDomains writes, in both regions and any zone', () => {
+    for (const zone of [DEFAULT_ZONE, 'lab.example.test', 'eu.test']) {
+      for (const t of [{ ...US, zone }, { ...EU, zone }]) {
+        const d = tenantDomains(t);
+        expect(parseTenantHost(d.webApiDevice)).toEqual({ kind: 'web-api-device', id: ID, region: t.region, zone });
+        expect(parseTenantHost(d.devicesDevice)).toEqual({ kind: 'devices-device', id: ID, region: t.region, zone });
+        expect(parseTenantHost(d.enrollment)).toEqual({ kind: 'enrollment', subdomain: 'accuhive', region: t.region, zone });
+        expect(parseTenantHost(d.enrollment.toUpperCase() + '.')).toEqual(parseTenantHost(d.enrollment));
+      }
+    }
+  });
+
+  it('keeps the zone at two labels or more: `eu` before a one-label rest is part of a US zone', () => {
+    expect(parseTenantHost(`${ID}.web-api.eu.test`)).toEqual({ kind: 'web-api-device', id: ID, region: 'us', zone: 'eu.test' });
+    expect(parseTenantHost(`${ID}.devices.eu.test`)).toBeUndefined();
+  });
+
+  it.each([
+    ['the web app', 'accuhive.mdmsim.test'],
+    ['the downloads', 'prd.s3.mdmsim.test'],
+    ['a devices name of another region', `${ID}.devices.us-2.mdmsim.test`],
+    ['a devices name without a UUID', 'accuhive.devices.us-1.mdmsim.test'],
+    ['a zone of one label', 'accuhive.web-api.test'],
+    ['an underscore in the subdomain', 'accu_hive.web-api.mdmsim.test'],
+    ['not a host name', 'a b.web-api.mdmsim.test'],
+    ['an IP address', '127.0.0.1'],
+  ])('is undefined for %s', (_what, host) => {
+    expect(parseTenantHost(host)).toBeUndefined();
+  });
+});
+
+describe('the host-name rule', () => {
+  it('takes letters, digits, inner hyphens and underscores, 63 to a label, 253 in all; a wildcard only when asked', () => {
+    expect(isHostName('host_with_underscore.lan')).toBe(true);
+    expect(isHostName('127.0.0.1')).toBe(true);
+    expect(isHostName(`${'a'.repeat(63)}.test`)).toBe(true);
+    expect(isHostName(`${'a'.repeat(64)}.test`)).toBe(false);
+    expect(isHostName(Array(64).fill('abc').join('.'))).toBe(false);
+    expect(isHostName('-a.test')).toBe(false);
+    expect(isHostName('a..test')).toBe(false);
+    expect(isHostName('*.iot.mdmsim.test')).toBe(false);
+    expect(isHostName('*.iot.mdmsim.test', { wildcard: true })).toBe(true);
+    expect(isHostName('a.*.test', { wildcard: true })).toBe(false);
+  });
+
+  it('keeps names handed to devices to RFC 1123: no underscore in a tenant label', () => {
+    expect(isTenantLabel('accuhive')).toBe(true);
+    expect(isTenantLabel('accu_hive')).toBe(false);
+    expect(() => parseTenant({ id: ID, subdomain: 'accu_hive' })).toThrow(ProblemError);
+    expect(() => parseTenant({ id: ID, subdomain: 'a', zone: 'my_lab.test' })).toThrow(/zone must be a DNS name/);
   });
 });
 
@@ -182,6 +236,11 @@ describe('DeviceUrls', () => {
     expect(urls.profileBase('mdm.example.test:9443')).toBe('https://mdm.example.test:9443');
     expect(urls.profileBase('[::1]:8443')).toBe('https://[::1]:8443');
     expect(urls.profileBase('bad host/x')).toBe('https://127.0.0.1:8443');
+    // The host part follows the one host-name rule: IPv4 and underscores pass, a bad label does not.
+    expect(urls.profileBase('10.0.0.5:8443')).toBe('https://10.0.0.5:8443');
+    expect(urls.profileBase('mdm_lab.example.test')).toBe('https://mdm_lab.example.test');
+    expect(urls.profileBase('mdm..example.test')).toBe('https://127.0.0.1:8443');
+    expect(urls.profileBase('mdm.example.test:8443:1')).toBe('https://127.0.0.1:8443');
     expect(urls.profileBase(undefined)).toBe('https://127.0.0.1:8443');
     // The tenant forms are still what the ready line shows.
     expect(urls.tenantUrls().mdm).toBe(`https://${ID}.web-api.mdmsim.test:8443/mdm`);
