@@ -133,9 +133,9 @@ export function profileJson(profile: PlistDict, how: Pick<InstalledProfileJson, 
 // ---- the text system_profiler prints ---------------------------------------------------------
 
 /**
- * A string bare when made only of letters, digits, `_`, `.` and `$`, quoted otherwise, as macOS's
- * description of a plist writes it: a URL (with its `/` and `:`) is quoted, which the guide's awk
- * step copes with, since it splits on `https://` and `/mdm`.
+ * A string bare when made only of letters, digits, `_`, `.` and `$`, quoted otherwise: a URL
+ * (with its `/` and `:`) is quoted. The guide's awk step finds the host either way, since it
+ * splits on `https://` and `/mdm`.
  */
 function asciiString(s: string): string {
   return /^[A-Za-z0-9_.$]+$/.test(s) ? s : `"${s.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`;
