@@ -30,7 +30,7 @@ import type { FleetNetwork } from './network/network';
 import type { Resolver } from './network/resolver';
 import { policyListField } from './network/policy';
 import { describeNetworkFault } from '../protocol/describe-faults';
-import { connectFor } from './network/gateway';
+import { connectFor } from './network/proxy';
 import { createCompactSigner, ownBuffer, subjectCommonName } from './signer';
 import { NetworkError, type AfterReport, type CommandContext, type HandlerOutcome, type InstalledCertificate, type MacIdentity, type MacNetwork, type MacState } from './state';
 

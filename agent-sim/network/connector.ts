@@ -9,7 +9,7 @@
 import { connect as netConnect, isIP, type Socket } from 'node:net';
 import { connect as tlsConnect, type SecureContext, type TLSSocket } from 'node:tls';
 import type { buildConnector } from 'undici';
-import { CONNECT_FOR_HEADER, Gateway, type ConnectFor } from './gateway';
+import { CONNECT_FOR_HEADER, FleetProxy, type ConnectFor } from './proxy';
 import { pinnedIdentityCheck } from './pin';
 import { reachable, type EffectivePolicy } from './policy';
 import type { Resolver } from './resolver';
@@ -18,7 +18,7 @@ export interface RouteConnectorOptions {
   policy: EffectivePolicy;
   resolver: Resolver;
   /** The proxy and inspector, when the policy goes through it. */
-  gateway: () => Promise<Gateway>;
+  proxy: () => Promise<FleetProxy>;
   /** Who the Mac is to the proxy (its UDID). */
   client: string;
   /** The Mac's trust anchors (plus the inspection CA when inspected). */
@@ -71,17 +71,17 @@ export function routeConnector(o: RouteConnectorOptions): buildConnector.connect
       o.onBlocked(host, port);
       return finish(failure(`connect ECONNREFUSED ${host}:${port} (refused by the network: ${host}:${port} is not on its allow-list)`, 'ECONNREFUSED'));
     }
-    if (!o.policy.viaGateway) return startTls();
+    if (!o.policy.viaProxy) return startTls();
 
-    o.gateway().then(
-      (gw) => {
+    o.proxy().then(
+      (proxy) => {
         if (done) return;
-        raw = netConnect({ host: '127.0.0.1', port: gw.port });
+        raw = netConnect({ host: '127.0.0.1', port: proxy.port });
         raw.once('error', (error) => finish(error));
         raw.once('connect', () => {
           const target = isIP(host) === 6 ? `[${host}]:${port}` : `${host}:${port}`;
           const purpose = o.purpose ? `${CONNECT_FOR_HEADER}: ${o.purpose}\r\n` : '';
-          raw!.write(`CONNECT ${target} HTTP/1.1\r\nHost: ${target}\r\nProxy-Authorization: ${Gateway.authorization(o.client)}\r\n${purpose}\r\n`);
+          raw!.write(`CONNECT ${target} HTTP/1.1\r\nHost: ${target}\r\nProxy-Authorization: ${FleetProxy.authorization(o.client)}\r\n${purpose}\r\n`);
         });
         let answer = Buffer.alloc(0);
         const onData = (chunk: Buffer) => {

@@ -1,7 +1,7 @@
 /**
  * The network of a fleet's Macs: the fleet's own policy (a default for every Mac) and each Mac's
  * network faults over it (./policy.ts), the proxy and inspector they may go through
- * (./gateway.ts, started on the first policy that needs it), and the connection pools of the Macs
+ * (./proxy.ts, started on the first policy that needs it), and the connection pools of the Macs
  * under a policy.
  *
  * The common case costs nothing: with no policy anywhere, `active` is false and a Mac's requests
@@ -13,7 +13,7 @@
 import { createSecureContext } from 'node:tls';
 import { Agent, type Dispatcher } from 'undici';
 import type { DeviceFaultState, NetworkFault } from '../../protocol/faults';
-import { Gateway, type ConnectFor } from './gateway';
+import { FleetProxy, type ConnectFor } from './proxy';
 import { InspectionCa } from './inspection-ca';
 import type { NetworkNames } from './names';
 import { addNetworkFault, isEmpty, mergeParts, partsJson, policyFaults, policyListField, reachable, removeNetworkFault, type EffectivePolicy, type NetworkParts, type NetworkPolicy } from './policy';
@@ -49,7 +49,7 @@ export class FleetNetwork {
   private fleetParts: NetworkParts | undefined;
   private readonly macParts = new Map<string, NetworkParts>();
   private readonly routes = new Map<string, MacRoute | null>();
-  private gatewayStart: Promise<Gateway> | undefined;
+  private proxyStart: Promise<FleetProxy> | undefined;
   private caStart: Promise<InspectionCa> | undefined;
   private closed = false;
   /** True when some policy is in force somewhere (else every Mac takes the shared pools). */
@@ -199,7 +199,7 @@ export class FleetNetwork {
       const inspected = policy.inspection !== undefined;
       // The inspection CA is made on first need; a pool for an inspected Mac waits for it.
       const contextFor = inspected ? this.inspectionCa().then((c) => createSecureContext({ ca: [...ca, c.certPem] })) : Promise.resolve(createSecureContext({ ca }));
-      const connect = (async () => routeConnector({ policy, resolver: this.o.resolver, gateway: () => this.gateway(), client: udid, secureContext: await contextFor, pin, ...(purpose ? { purpose } : {}), timeoutMs, onBlocked: (host, port) => this.blocked(udid, host, port) }))();
+      const connect = (async () => routeConnector({ policy, resolver: this.o.resolver, proxy: () => this.proxy(), client: udid, secureContext: await contextFor, pin, ...(purpose ? { purpose } : {}), timeoutMs, onBlocked: (host, port) => this.blocked(udid, host, port) }))();
       pool = new Agent({
         connections: this.o.maxSockets ?? 8,
         pipelining: 1,
@@ -229,9 +229,9 @@ export class FleetNetwork {
   }
 
   /** The proxy and inspector, started on first need. */
-  gateway(): Promise<Gateway> {
+  proxy(): Promise<FleetProxy> {
     if (this.closed) return Promise.reject(new Error('the fleet has stopped'));
-    return (this.gatewayStart ??= Gateway.start({
+    return (this.proxyStart ??= FleetProxy.start({
       resolver: this.o.resolver,
       upstreamCa: this.o.caDers.map(derToPem),
       inspectionCa: () => this.inspectionCa(),
@@ -242,17 +242,17 @@ export class FleetNetwork {
     }));
   }
 
-  /** The running gateway, if one was started (tests read its port and counts). */
-  async runningGateway(): Promise<Gateway | undefined> {
-    return this.gatewayStart;
+  /** The running proxy, if one was started (tests read its port and counts). */
+  async runningProxy(): Promise<FleetProxy | undefined> {
+    return this.proxyStart;
   }
 
   async close(): Promise<void> {
     this.closed = true;
     for (const r of this.routes.values()) if (r) for (const pool of r.pools.values()) void pool.destroy().catch(() => undefined);
     this.routes.clear();
-    const gw = this.gatewayStart;
-    this.gatewayStart = undefined;
-    if (gw) await (await gw.catch(() => undefined))?.close();
+    const proxy = this.proxyStart;
+    this.proxyStart = undefined;
+    if (proxy) await (await proxy.catch(() => undefined))?.close();
   }
 }

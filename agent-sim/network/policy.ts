@@ -6,7 +6,7 @@
  *                is refused (ECONNREFUSED at once, as a firewall that rejects with a reset: nothing
  *                reaches the server); with a proxy, the proxy answers the CONNECT 403. APNs (the
  *                courier) is held to it too: blocked, the Mac's pushes wait at APNs.
- *   proxy        HTTPS goes through the fleet's in-process HTTP CONNECT proxy (./gateway.ts).
+ *   proxy        HTTPS goes through the fleet's in-process HTTP CONNECT proxy (./proxy.ts).
  *   tls-inspection  the proxy decrypts: the Mac's TLS ends at the inspector, whose leaf is signed
  *                by its own CA, trusted by the Mac (as an organisation deploys it); exempt hosts are
  *                tunnelled untouched. Implies the proxy path.
@@ -133,8 +133,8 @@ export function partsJson(parts: NetworkParts | undefined): NetworkFault[] {
 export interface EffectivePolicy {
   allow?: HostPort[];
   allowText?: string[];
-  /** HTTPS goes through the gateway (an explicit proxy, or the inspector in the path). */
-  viaGateway: boolean;
+  /** HTTPS goes through the fleet proxy (an explicit proxy, or the inspector in the path). */
+  viaProxy: boolean;
   /** An explicit proxy (its refusals are the proxy's 403s); otherwise the network refuses. */
   proxy: boolean;
   inspection?: { exempt: string[] };
@@ -157,7 +157,7 @@ export function mergeParts(fleet: NetworkParts | undefined, mac: NetworkParts | 
   if (t) from.tlsInspection = t;
   return {
     ...(allow ? { allow: allow.entries, allowText: allow.text } : {}),
-    viaGateway: proxy || inspection !== undefined,
+    viaProxy: proxy || inspection !== undefined,
     proxy,
     ...(inspection ? { inspection } : {}),
     from,

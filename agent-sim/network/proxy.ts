@@ -40,7 +40,7 @@ export function connectFor(purpose: RequestPurpose): ConnectFor {
   return purpose === 'profile' ? 'enrollment' : purpose === 'manifest' || purpose === 'package' ? 'download' : purpose;
 }
 
-export interface GatewayOptions {
+export interface FleetProxyOptions {
   resolver: Resolver;
   /** Certificates (PEM) the inspector trusts for its own connections to servers. */
   upstreamCa: string[];
@@ -58,7 +58,7 @@ const REALM = 'mdmsim network lab';
 
 type Emit = (outcome: ConnectOutcome, summary: string, more?: Record<string, unknown>) => void;
 
-export class Gateway {
+export class FleetProxy {
   private readonly sockets = new Set<Duplex>();
   private readonly upstream: SecureContext;
   private closed = false;
@@ -68,12 +68,12 @@ export class Gateway {
   private constructor(
     private readonly server: Server,
     readonly port: number,
-    private readonly options: GatewayOptions,
+    private readonly options: FleetProxyOptions,
   ) {
     this.upstream = createSecureContext({ ca: options.upstreamCa });
   }
 
-  static async start(options: GatewayOptions): Promise<Gateway> {
+  static async start(options: FleetProxyOptions): Promise<FleetProxy> {
     const server = createServer((req, res) => {
       // Macs only tunnel HTTPS; a plain proxied request is not what this box does.
       res.writeHead(405, { 'content-type': 'text/plain', allow: 'CONNECT' }).end('this proxy only tunnels (CONNECT host:port)\n');
@@ -85,10 +85,10 @@ export class Gateway {
         resolve();
       });
     });
-    const gw = new Gateway(server, (server.address() as { port: number }).port, options);
-    server.on('connect', (req: IncomingMessage, socket: Socket, head: Buffer) => gw.onConnect(req, socket, head));
+    const proxy = new FleetProxy(server, (server.address() as { port: number }).port, options);
+    server.on('connect', (req: IncomingMessage, socket: Socket, head: Buffer) => proxy.onConnect(req, socket, head));
     server.on('clientError', (_error, socket) => socket.destroy());
-    return gw;
+    return proxy;
   }
 
   /** The Proxy-Authorization header a client sends. */

@@ -81,7 +81,7 @@ describe('the agent pins its server key', () => {
     fleet.macs.forEach((mac, i) => expect(serverCheckins(mac)).toBeGreaterThanOrEqual(counts[i]! + 2));
     expect(since(before).filter((e) => e.type === 'agent.pin-failure')).toEqual([]);
     // No policy: no proxy was ever needed.
-    expect(await fleet.network.runningGateway()).toBeUndefined();
+    expect(await fleet.network.runningProxy()).toBeUndefined();
   });
 
   test('under TLS inspection MDM still works through the inspector, but the agent refuses every inspected connection', async () => {
@@ -99,7 +99,7 @@ describe('the agent pins its server key', () => {
     const failures = of(since(before), inspected, 'agent.pin-failure');
     expect(failures.length).toBeGreaterThanOrEqual(2);
     const device = tenantDomains(t.server.tenant).device;
-    const gateway = (await fleet.network.runningGateway())!;
+    const proxy = (await fleet.network.runningProxy())!;
     const inspectionCa = await fleet.network.inspectionCa();
     for (const f of failures) {
       expect(f.data).toMatchObject({ kind: 'recurring', host: device, expected: serverPin, issuer: 'mdmsim TLS Inspection CA' });
@@ -126,7 +126,7 @@ describe('the agent pins its server key', () => {
     expect(agent.length).toBeGreaterThanOrEqual(failures.length);
     expect(connects.every((e) => e.data?.outcome === 'inspected')).toBe(true);
     // One event per CONNECT: the proxy's count is the events' count.
-    expect(gateway.counts.inspected).toBe(events.filter((e) => e.type === 'network.proxy.connect' && e.data?.outcome === 'inspected').length);
+    expect(proxy.counts.inspected).toBe(events.filter((e) => e.type === 'network.proxy.connect' && e.data?.outcome === 'inspected').length);
     // The inspector's leaf really is the inspection CA's: the presented pin is its leaf key, not the server's.
     expect(new X509Certificate(inspectionCa.certPem).subject).toContain('mdmsim TLS Inspection CA');
   });

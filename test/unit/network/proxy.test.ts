@@ -4,14 +4,14 @@
  */
 import { createServer, connect as netConnect, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer, connect as tlsConnect } from 'node:tls';
-import { Gateway } from '../../../agent-sim/network/gateway';
+import { FleetProxy } from '../../../agent-sim/network/proxy';
 import { InspectionCa, MAX_CACHED_LEAVES } from '../../../agent-sim/network/inspection-ca';
 import type { EffectivePolicy } from '../../../agent-sim/network/policy';
 import type { Resolver } from '../../../agent-sim/network/resolver';
 
 const CLIENT = '00000000-0000-4000-8000-000000000001';
-const inspecting: EffectivePolicy = { viaGateway: true, proxy: true, inspection: { exempt: [] }, from: { proxy: 'mac', tlsInspection: 'mac' } };
-const tunnelling: EffectivePolicy = { viaGateway: true, proxy: true, from: { proxy: 'mac' } };
+const inspecting: EffectivePolicy = { viaProxy: true, proxy: true, inspection: { exempt: [] }, from: { proxy: 'mac', tlsInspection: 'mac' } };
+const tunnelling: EffectivePolicy = { viaProxy: true, proxy: true, from: { proxy: 'mac' } };
 
 let ca: InspectionCa;
 const open: Array<{ close(): unknown }> = [];
@@ -29,13 +29,13 @@ function resolverOf(resolve: (host: string) => Promise<string>): Resolver {
 }
 
 interface Started {
-  gw: Gateway;
+  proxy: FleetProxy;
   events: Array<{ type: string; data: Record<string, unknown> }>;
 }
 
 async function start(policy: EffectivePolicy, resolve: (host: string) => Promise<string>, upstreamCa = ca.certPem): Promise<Started> {
   const events: Started['events'] = [];
-  const gw = await Gateway.start({
+  const proxy = await FleetProxy.start({
     resolver: resolverOf(resolve),
     upstreamCa: [upstreamCa],
     inspectionCa: async () => ca,
@@ -43,15 +43,15 @@ async function start(policy: EffectivePolicy, resolve: (host: string) => Promise
     emit: (_c, type, _s, data) => events.push({ type, data }),
     connectTimeoutMs: 5_000,
   });
-  open.push(gw);
-  return { gw, events };
+  open.push(proxy);
+  return { proxy, events };
 }
 
 /** Sends CONNECT and resolves with the proxy's status line (or '' if it hung up without one). */
 function connectThrough(port: number, target: string): { socket: Socket; status: Promise<string> } {
   const socket = netConnect({ host: '127.0.0.1', port });
   socket.on('error', () => undefined);
-  socket.once('connect', () => socket.write(`CONNECT ${target} HTTP/1.1\r\nHost: ${target}\r\nProxy-Authorization: ${Gateway.authorization(CLIENT)}\r\n\r\n`));
+  socket.once('connect', () => socket.write(`CONNECT ${target} HTTP/1.1\r\nHost: ${target}\r\nProxy-Authorization: ${FleetProxy.authorization(CLIENT)}\r\n\r\n`));
   const status = new Promise<string>((resolve) => {
     let text = '';
     socket.on('data', (chunk: Buffer) => {
@@ -75,10 +75,10 @@ test('an inspected CONNECT whose server cannot be reached is one failure (a 502)
   const closed = createServer();
   const deadPort = await listening(closed);
   await new Promise<void>((r) => closed.close(() => r()));
-  const { gw, events } = await start(inspecting, async () => '127.0.0.1');
-  const { status } = connectThrough(gw.port, `mdm.test:${deadPort}`);
+  const { proxy, events } = await start(inspecting, async () => '127.0.0.1');
+  const { status } = connectThrough(proxy.port, `mdm.test:${deadPort}`);
   expect(await status).toBe('HTTP/1.1 502 Bad Gateway');
-  expect(gw.counts).toEqual({ tunnel: 0, inspected: 0, blocked: 0, failed: 1 });
+  expect(proxy.counts).toEqual({ tunnel: 0, inspected: 0, blocked: 0, failed: 1 });
   expect(events.map((e) => e.data.outcome)).toEqual(['failed']);
 });
 
@@ -92,25 +92,25 @@ test('a CONNECT still being looked up when the proxy closes opens nothing upstre
     void start(tunnelling, () => {
       asking();
       return new Promise<string>((r) => (answer = r));
-    }).then(({ gw }) => connectThrough(gw.port, `mdm.test:${port}`));
+    }).then(({ proxy }) => connectThrough(proxy.port, `mdm.test:${port}`));
   });
   await asked;
-  const gw = (open.find((x) => x instanceof Gateway) as Gateway)!;
-  await gw.close();
+  const proxy = (open.find((x) => x instanceof FleetProxy) as FleetProxy)!;
+  await proxy.close();
   answer('127.0.0.1');
   // Give a connection the buggy proxy would have opened time to arrive.
   await new Promise((r) => setTimeout(r, 50));
   expect(arrived).toBe(0);
-  expect(gw.counts.tunnel).toBe(0);
+  expect(proxy.counts.tunnel).toBe(0);
 });
 
 test('the inspector mints a leaf for the host the Mac CONNECTed to, not for whatever SNI it sends', async () => {
   // The server behind the proxy, under a CA of its own that the inspector trusts upstream.
-  const serverCa = await InspectionCa.create('gateway test server CA');
+  const serverCa = await InspectionCa.create('proxy test server CA');
   const upstream = createTlsServer({ SNICallback: (name, cb) => cb(null, serverCa.contextFor(name)) }, (s) => s.end());
   const port = await listening(upstream);
-  const { gw, events } = await start(inspecting, async () => '127.0.0.1', serverCa.certPem);
-  const { socket, status } = connectThrough(gw.port, `mdm.test:${port}`);
+  const { proxy, events } = await start(inspecting, async () => '127.0.0.1', serverCa.certPem);
+  const { socket, status } = connectThrough(proxy.port, `mdm.test:${port}`);
   expect(await status).toBe('HTTP/1.1 200 Connection Established');
   const before = ca.minted;
   const subject = await new Promise<string>((resolve, reject) => {
@@ -127,7 +127,7 @@ test('the inspector mints a leaf for the host the Mac CONNECTed to, not for what
 });
 
 test('the inspection CA keeps a bounded number of leaves, the most recently used', async () => {
-  const own = await InspectionCa.create('gateway test bounded CA');
+  const own = await InspectionCa.create('proxy test bounded CA');
   const first = own.contextFor('n0.test');
   for (let i = 1; i <= MAX_CACHED_LEAVES; i++) own.contextFor(`n${i}.test`);
   expect(own.cachedLeaves).toBe(MAX_CACHED_LEAVES);

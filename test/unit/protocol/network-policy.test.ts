@@ -170,7 +170,7 @@ describe("a Mac's network over the fleet's", () => {
     const fleet = parts({ kind: 'allow-list', allow: ['{device}:{port}'] }, { kind: 'proxy' });
     const mac = parts({ kind: 'tls-inspection', exempt: ['{device}'] });
     const p = mergeParts(fleet, mac)!;
-    expect(p).toMatchObject({ allowText: ['d.test:443'], proxy: true, viaGateway: true, inspection: { exempt: ['d.test'] }, from: { allow: 'fleet', proxy: 'fleet', tlsInspection: 'mac' } });
+    expect(p).toMatchObject({ allowText: ['d.test:443'], proxy: true, viaProxy: true, inspection: { exempt: ['d.test'] }, from: { allow: 'fleet', proxy: 'fleet', tlsInspection: 'mac' } });
     expect(reachable(p, 'd.test', 443)).toBe(true);
     expect(reachable(p, 'd.test', 8443)).toBe(false);
     expect(exemptFromInspection(p, 'd.test')).toBe(true);
@@ -182,6 +182,6 @@ describe("a Mac's network over the fleet's", () => {
 
   test('inspection alone puts the inspector in the path without making it an explicit proxy', () => {
     const p = mergeParts(undefined, parts({ kind: 'tls-inspection', exempt: [] }))!;
-    expect(p).toMatchObject({ viaGateway: true, proxy: false });
+    expect(p).toMatchObject({ viaProxy: true, proxy: false });
   });
 });
