@@ -158,6 +158,9 @@ describe('mdmsim device <udid> profiles', () => {
     expect(badToken.stderr).toContain('refused the API token');
     const noData = await run(process.execPath, [bin, 'device', lab.mac(0).udid, 'profiles', '--data-dir', '/nonexistent/mdmsim']);
     expect(noData.stderr).toContain('cannot read /nonexistent/mdmsim/ca.pem (ENOENT): give --ca, or --data-dir of the server');
+    const unreachable = await run(process.execPath, [bin, 'device', lab.mac(0).udid, 'profiles', '--server', 'https://127.0.0.1:1', ...common, '--api-token', lab.server.apiToken]);
+    expect(unreachable.code).toBe(1);
+    expect(unreachable.stderr).toContain('cannot reach https://127.0.0.1:1 (ECONNREFUSED): is mdmsim serve running there? Give its address with --server');
   });
 
   it("says a wrong --ca is not the server's CA (the server is there), not that the server is unreachable", async () => {
