@@ -14,7 +14,7 @@
  * real NXDOMAIN does: an ENOTFOUND error from the lookup, so the request fails as a network error.
  */
 import { isIP, type LookupFunction } from 'node:net';
-import { hostMatches } from '../../protocol/tenant';
+import { hostMatches, isHostName, parseTenantHost } from '../../protocol/tenant';
 
 /** What a fleet takes: `{ '*.mdmsim.test': '127.0.0.1', 'mdm.example.test': '::1' }`, or a function. */
 export type ResolveMap = Readonly<Record<string, string>>;
@@ -29,8 +29,8 @@ interface Entry {
   weight: number;
 }
 
-/** A name, or `*.` and a name: letters, digits, hyphens, dots (a trailing dot is dropped). */
-const NAME = /^(\*\.)?([a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?)(\.[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?)*$/;
+/** A name, or `*.` and a name (protocol/tenant.ts's one host-name rule). */
+const isPattern = (p: string): boolean => isHostName(p, { wildcard: true });
 
 export class ResolveError extends Error {
   constructor(
@@ -57,7 +57,7 @@ export function notFound(host: string, why: string): NotFoundError {
 /** Checks one entry; throws ResolveError naming `field`. Returns the normalised pattern and address. */
 export function checkEntry(pattern: string, address: string, field = 'resolve'): { pattern: string; address: string } {
   const p = String(pattern).trim().toLowerCase().replace(/\.$/, '');
-  if (p === '' || p.length > 253 || !NAME.test(p)) throw new ResolveError(field, `${field}: ${JSON.stringify(pattern)} is not a host name or *.domain (e.g. mdm.example.test or *.mdmsim.test)`);
+  if (!isPattern(p)) throw new ResolveError(field, `${field}: ${JSON.stringify(pattern)} is not a host name or *.domain (e.g. mdm.example.test or *.mdmsim.test)`);
   const a = String(address).trim().replace(/^\[(.*)\]$/, '$1');
   if (isIP(a) === 0) throw new ResolveError(`${field}[${JSON.stringify(p)}]`, `${field}: ${JSON.stringify(address)} for ${p} is not an IP address (the Macs resolve names to addresses, e.g. 127.0.0.1 or ::1)`);
   return { pattern: p, address: a };
@@ -173,7 +173,7 @@ export class Resolver {
       if ((await this.find(host)) !== undefined) continue;
       const zone = zoneOf(host);
       const pattern = zone === undefined ? host : `*.${zone}`;
-      if (!NAME.test(pattern)) continue;
+      if (!isPattern(pattern)) continue;
       this.learned.push({ pattern, address: from, weight: weightOf(pattern) });
       this.learned.sort((a, b) => b.weight - a.weight);
       learned ??= pattern;
@@ -191,22 +191,9 @@ function weightOf(pattern: string): number {
   return pattern.startsWith('*.') ? pattern.length : Number.POSITIVE_INFINITY;
 }
 
-const TENANT_HOST = [
-  // <uuid>.web-api.<zone>, <uuid>.web-api.eu.<zone>
-  /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\.web-api\.(?:eu\.)?(.+)$/,
-  // <uuid>.devices.us-1.<zone>, <uuid>.devices.eu.<zone>
-  /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\.devices\.(?:us-1|eu)\.(.+)$/,
-  // <subdomain>.web-api.<zone> (the enrollment profile's)
-  /^[a-z0-9-]+\.web-api\.(?:eu\.)?(.+)$/,
-];
-
-/** The zone of a tenant-shaped host name (protocol/tenant.ts's shapes), else undefined. */
+/** The zone of a tenant-shaped host name (protocol/tenant.ts's shapes, read by its parser), else undefined. */
 export function zoneOf(host: string): string | undefined {
-  for (const re of TENANT_HOST) {
-    const m = re.exec(host.toLowerCase());
-    if (m && m[1]!.includes('.')) return m[1]!;
-  }
-  return undefined;
+  return parseTenantHost(host)?.zone;
 }
 
 /** A Resolver from Fleet.start's `resolve` option (a Resolver is taken as it is); a bad option throws a ResolveError naming it. */

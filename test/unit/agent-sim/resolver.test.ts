@@ -74,6 +74,9 @@ describe('zoneOf', () => {
     ['accuhive.web-api.mdmsim.test', 'mdmsim.test'],
     ['accuhive.web-api.eu.mdmsim.test', 'mdmsim.test'],
     ['mdm.example.test', undefined],
+    // As protocol/tenant.ts reads names: a zone has two labels, so this is a US name under eu.test.
+    [`${ID}.web-api.eu.test`, 'eu.test'],
+    [`${ID}.devices.us-2.mdmsim.test`, undefined],
   ])('%s → %s', (host, zone) => expect(zoneOf(host)).toBe(zone));
 });
 
