@@ -10,7 +10,7 @@ import Database from 'better-sqlite3';
 import { VirtualClock } from '../../../protocol/clock';
 import { createStoreClock } from '../../../server/storage/clock';
 import { openStore, parseStoreSpec } from '../../../server/storage/open';
-import { EVENT_PRUNE_BATCH, SqliteStorage, StoreFileError } from '../../../server/storage/sqlite';
+import { EVENT_PRUNE_BATCH, FLUSH_INTERVAL_MS, SqliteStorage, StoreFileError } from '../../../server/storage/sqlite';
 import { APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION } from '../../../server/storage/sqlite/schema';
 import { MemoryStorage } from '../../../server/storage/memory';
 import { runStorageConformance } from '../../conformance/storage';
@@ -274,6 +274,31 @@ describe('SqliteStorage on disk', () => {
     store.storeReport('D1', { commandUUID: 'C2', status: 'Acknowledged', raw: Buffer.from('d1'), at: T0 + 2 });
     expect(store.listResults({ id: 'D1' }).map((r) => r.raw.toString())).toEqual(['d1']);
     expect(store.listResults({ id: 'D2' }).map((r) => r.raw.toString())).toEqual(['d2']);
+    store.close();
+  });
+
+  it('writes events on their own timer (within FLUSH_INTERVAL_MS), not with every commit', async () => {
+    const file = freshFile();
+    const store = new SqliteStorage(file);
+    enroll(store, 'D1');
+    store.flush();
+    const eventsAfterCrash = (): string[] => {
+      const copy = `${file}-crash-${++n}`;
+      copyFileSync(file, copy);
+      if (existsSync(`${file}-wal`)) copyFileSync(`${file}-wal`, `${copy}-wal`);
+      const crashed = new SqliteStorage(copy);
+      try {
+        return crashed.queryEvents().map((e) => e.summary);
+      } finally {
+        crashed.close();
+      }
+    };
+    store.appendEvent({ at: T0, type: 't', from: 'a', to: 'b', summary: 'E1' });
+    store.enqueue(['D1'], { commandUUID: 'C1', requestType: 'DeviceInformation', body: Buffer.from('<plist/>'), createdAt: T0 });
+    await store.whenDurable();
+    expect(eventsAfterCrash()).toEqual([]);
+    await new Promise((resolve) => setTimeout(resolve, FLUSH_INTERVAL_MS * 3));
+    expect(eventsAfterCrash()).toEqual(['E1']);
     store.close();
   });
 
