@@ -10,10 +10,10 @@
  * whenDurable() answers the commit that covers the writes made so far; the HTTPS server holds
  * every answer until then (server/http/durable-answers.ts), so whatever was acknowledged to a
  * client is in the WAL, and a crash before the commit loses only what nobody was told. Two
- * kinds of writes promise nothing to a client and wait: events, written with the next commit or
- * FLUSH_INTERVAL_MS after they were appended, and touch()'s lastSeenAt, written once per
- * TOUCH_FLUSH_INTERVAL_MS (both before events are read, and at close). A crash loses at most
- * those intervals of them.
+ * kinds of writes promise nothing to a client and wait: events, written FLUSH_INTERVAL_MS after
+ * they were appended, and touch()'s lastSeenAt, written once per TOUCH_FLUSH_INTERVAL_MS (both
+ * with the group open then, if one is, and both before events are read, and at close). A crash
+ * loses at most those intervals of them.
  * `synchronous=NORMAL` (the default here) leaves a commit in the OS's page cache, which survives
  * the server being killed (SIGKILL, a crash) but not the machine losing power; `sync=full`
  * fsyncs the WAL at every commit for that too, at a large cost per request.
@@ -427,10 +427,7 @@ export class SqliteStorage implements Storage, ClockPositionStore {
     return record;
   }
 
-  /**
-   * Commits what is pending (events appended, devices touched) in one transaction. Runs
-   * FLUSH_INTERVAL_MS after the first pending write, before events are read, and at close.
-   */
+  /** Commits everything pending now: the open group, events appended, devices touched. Runs before events are read, and at close. */
   flush(): void {
     if (this.flushTimer !== undefined) clearTimeout(this.flushTimer);
     this.flushTimer = undefined;
@@ -440,16 +437,29 @@ export class SqliteStorage implements Storage, ClockPositionStore {
       this.commitGroup();
       return;
     }
-    if (this.closed || (this.pendingEvents.length === 0 && this.pendingTouches.size === 0)) return;
+    this.writeDue();
+  }
+
+  /** Writes what is due (see scheduleFlush, scheduleTouches) in a transaction of its own, unless a group is open: its commit writes them. */
+  private writeDue(): void {
+    if (this.group !== undefined || this.closed) return;
+    const events = this.eventsDue && this.pendingEvents.length > 0;
+    const touches = this.touchesDue && this.pendingTouches.size > 0;
+    if (!events && !touches) return;
     try {
-      this.runInTransaction(() => this.writePending(true, true));
-      this.pendingEvents = [];
-      this.pendingTouches.clear();
-      this.eventsDue = false;
-      this.touchesDue = false;
+      this.runInTransaction(() => this.writePending(events, touches));
     } catch (error) {
       // A log that cannot be written (a full disk) must not take the server down; the next write retries.
       process.emitWarning(`mdmsim could not write ${this.pendingEvents.length} event(s) to ${this.file}: ${(error as Error).message}`);
+      return;
+    }
+    if (events) {
+      this.pendingEvents = [];
+      this.eventsDue = false;
+    }
+    if (touches) {
+      this.pendingTouches.clear();
+      this.touchesDue = false;
     }
   }
 
@@ -723,8 +733,7 @@ export class SqliteStorage implements Storage, ClockPositionStore {
     this.touchTimer = setTimeout(() => {
       this.touchTimer = undefined;
       this.touchesDue = true;
-      // An open group writes them when it commits; otherwise a transaction of their own.
-      if (this.group === undefined) this.flush();
+      this.writeDue();
     }, TOUCH_FLUSH_INTERVAL_MS);
     this.touchTimer.unref();
   }
@@ -739,8 +748,7 @@ export class SqliteStorage implements Storage, ClockPositionStore {
     this.flushTimer = setTimeout(() => {
       this.flushTimer = undefined;
       this.eventsDue = true;
-      // An open group writes them when it commits; otherwise a transaction of their own.
-      if (this.group === undefined) this.flush();
+      this.writeDue();
     }, FLUSH_INTERVAL_MS);
     // close() flushes; the timer alone must not keep a process alive.
     this.flushTimer.unref();

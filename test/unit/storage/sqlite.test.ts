@@ -294,11 +294,19 @@ describe('SqliteStorage on disk', () => {
       }
     };
     store.appendEvent({ at: T0, type: 't', from: 'a', to: 'b', summary: 'E1' });
+    store.touch('D1', T0 + 60_000);
     store.enqueue(['D1'], { commandUUID: 'C1', requestType: 'DeviceInformation', body: Buffer.from('<plist/>'), createdAt: T0 });
     await store.whenDurable();
     expect(eventsAfterCrash()).toEqual([]);
     await new Promise((resolve) => setTimeout(resolve, FLUSH_INTERVAL_MS * 3));
     expect(eventsAfterCrash()).toEqual(['E1']);
+    // The events' timer wrote the events only: the touch waits for its own, once a second.
+    const copy = `${file}-touch`;
+    copyFileSync(file, copy);
+    if (existsSync(`${file}-wal`)) copyFileSync(`${file}-wal`, `${copy}-wal`);
+    const crashed = new SqliteStorage(copy);
+    expect(crashed.getEnrollment('D1')!.lastSeenAt).toBe(T0 + 1000);
+    crashed.close();
     store.close();
   });
 
