@@ -27,6 +27,7 @@ import { parseRule as parsePostureRule } from '../posture-sim/rules';
 import { ALL_PERMISSIONS, KANDJI_PERMISSIONS } from '../protocol/kandji';
 import { AGENT_BUNDLE_ID } from '../protocol/agent';
 import { buildCommand, commands } from '../protocol/command';
+import { SAMPLE_APP_KINDS, SAMPLE_APPS, type SampleAppKind } from '../protocol/sample-apps';
 import { DurationError, formatDuration, parseDuration } from '../protocol/duration';
 import { parseDeviceFaults, DEVICE_FAULT_KINDS, type DeviceFault, type DeviceFaultKind } from '../protocol/faults';
 import type { PlistValue } from '../protocol/plist/types';
@@ -223,7 +224,7 @@ export function loadScenarioFile(path: string): FileScenario {
 }
 
 const TOP = ['name', 'title', 'description', 'fleet', 'duration', 'policy', 'network', 'explain', 'steps', 'expect'] as const;
-const STEP_ACTIONS = ['note', 'enroll', 'reenroll', 'fault', 'clear-faults', 'command', 'push', 'api', 'advance', 'posture', 'posture-update', 'revoke-token', 'network'] as const;
+const STEP_ACTIONS = ['note', 'enroll', 'reenroll', 'fault', 'clear-faults', 'command', 'install-app', 'push', 'api', 'advance', 'posture', 'posture-update', 'revoke-token', 'network'] as const;
 type StepAction = (typeof STEP_ACTIONS)[number];
 
 /** Parses scenario YAML (`file` names it in errors). */
@@ -350,7 +351,7 @@ function macNumbers(set: MacSet, ctx: ScenarioContext): number[] {
 function readStep(r: Reader, m: YAMLMap<unknown, unknown>, field: string, action: StepAction, at: number, total: number, duration: number): ScenarioStep {
   const node = r.get(m, action)!;
   const own = r.string(r.get(m, 'describe'), `${field}.describe`, m, false);
-  const needsMacs = action === 'fault' || action === 'clear-faults' || action === 'command' || action === 'push' || action === 'reenroll';
+  const needsMacs = action === 'fault' || action === 'clear-faults' || action === 'command' || action === 'install-app' || action === 'push' || action === 'reenroll';
   const macs = r.macs(m, field, total, needsMacs);
   if (!needsMacs && action !== 'api' && action !== 'network' && macs !== undefined) r.fail(r.get(m, 'mac') ?? r.get(m, 'macs'), field, `a ${action} step is not about particular Macs`);
   const who = macs === undefined ? '' : macs === 'all' ? 'every Mac' : macs.map((n) => `Mac ${n}`).join(', ');
@@ -414,6 +415,21 @@ function readStep(r: Reader, m: YAMLMap<unknown, unknown>, field: string, action
         at,
         describe: own ?? `${requestType} to ${who}`,
         run: (ctx) => ctx.lab.command(macNumbers(macs!, ctx).map((n) => ctx.mac(n).udid), buildCommand(requestType, payload as Record<string, PlistValue>)),
+      };
+    }
+    case 'install-app': {
+      // The sample apps' manifests are on tenant names only the running server knows: the step names the app, the server its URL.
+      const kind = r.string(node, `${field}.install-app`, m)!;
+      if (!(SAMPLE_APP_KINDS as readonly string[]).includes(kind)) r.fail(node, `${field}.install-app`, `unknown sample app ${JSON.stringify(kind)}; known: ${SAMPLE_APP_KINDS.join(', ')}`);
+      const app = SAMPLE_APPS[kind as SampleAppKind];
+      return {
+        at,
+        describe: own ?? `InstallEnterpriseApplication of ${app.title} to ${who}`,
+        run: (ctx) =>
+          ctx.lab.command(
+            macNumbers(macs!, ctx).map((n) => ctx.mac(n).udid),
+            buildCommand('InstallEnterpriseApplication', { ManifestURL: ctx.lab.server.deviceUrls.sampleAppManifestUrl(app.kind) }),
+          ),
       };
     }
     case 'reenroll': {

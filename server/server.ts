@@ -33,6 +33,7 @@ import { AgentArtifacts, type AgentPackageOptions } from './agent/package';
 import { publicKeyPin } from '../protocol/agent';
 import { AgentService } from './agent/agent-service';
 import { createAgentHandler, isAgentPath } from './agent/handler';
+import { createSampleAppHandler, isSampleAppPath, SampleApps } from './apps/sample-apps';
 import { AgentPolicy } from './policy/agent-policy';
 import type { AgentPolicyOptions } from './policy/settings';
 import type { DeviceFaultHandler, FleetNetworkHandler } from './http/control-api';
@@ -188,6 +189,8 @@ export class MdmsimServer {
   readonly agent: AgentService;
   /** The agent's package and manifest as served. */
   readonly agentArtifacts: AgentArtifacts;
+  /** The sample custom app and Auto App, served as the agent is (protocol/sample-apps.ts). */
+  readonly sampleApps = new SampleApps();
   /** Tokens of the Kandji-compatible API (/api/v1): create({name, permissions}), revoke(id), list(). */
   readonly apiTokens: ApiTokens;
   /** The tenant (kept in the data dir's tenant.json). */
@@ -307,6 +310,7 @@ export class MdmsimServer {
 
     const handleMdm = createMdmHandler({ service: this.service, verifier, events: this.events, maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES, onError });
     const handleAgent = createAgentHandler({ service: this.agent, artifacts: this.agentArtifacts, baseUrl: () => this.deviceUrls.downloadsBase(), verifier, events: this.events, onError });
+    const handleSampleApp = createSampleAppHandler({ apps: this.sampleApps, baseUrl: (kind) => this.deviceUrls.sampleAppBase(kind), onError });
     const app = express();
     app.disable('x-powered-by');
     app.set('etag', false);
@@ -371,6 +375,10 @@ export class MdmsimServer {
       }
       if (isAgentPath(path)) {
         handleAgent(req, res, path);
+        return;
+      }
+      if (isSampleAppPath(path)) {
+        handleSampleApp(req, res, path);
         return;
       }
       app(req, res);

@@ -141,7 +141,7 @@ export function createAgentHandler(options: AgentHandlerOptions) {
       if (name === artifacts.packageName) return sendBytes(req, res, 'application/octet-stream', artifacts.package);
       throw problem(404, 'unknown-package', `no package ${JSON.stringify(decodeSafely(name))} here`, {
         expected: artifacts.packagePath,
-        hint: `this server serves the agent ${artifacts.version} only; its manifest is ${AGENT_MANIFEST_PATH}`,
+        hint: `this path serves the agent ${artifacts.version} only; its manifest is ${AGENT_MANIFEST_PATH} (the sample apps are under /apps/)`,
       });
     } catch (error) {
       fail(req, res, path, error);

@@ -1,5 +1,6 @@
 /**
- * The agent's installer package and its app manifest, as the MDM host serves them.
+ * The agent's installer package and its app manifest, as the MDM host serves them (and, built the
+ * same way by PackageArtifacts, the sample apps': server/apps/sample-apps.ts).
  *
  * The package is not a real installer: it is deterministic bytes that look like one at first
  * glance (a flat pkg is a xar archive, so it starts with the `xar!` header) followed by seeded
@@ -29,8 +30,16 @@ export interface AgentPackageOptions {
 
 /** Deterministic package bytes for a version: `xar!` header, then seeded filler. */
 export function agentPackageBytes(version: string, size: number): Buffer {
+  return packageBytes(`mdmsim-agent-${version}`, size, 'agent');
+}
+
+/**
+ * Deterministic package bytes for a seed (the agent's is `mdmsim-agent-<version>`; the sample
+ * apps' their own): `xar!` header, then filler. `field` names the settings in an error.
+ */
+export function packageBytes(seed: string, size: number, field: string): Buffer {
   if (!Number.isInteger(size) || size < XAR_HEADER_BYTES || size > MAX_PACKAGE_BYTES) {
-    throw new RangeError(`agent.packageBytes must be a whole number from ${XAR_HEADER_BYTES} to ${MAX_PACKAGE_BYTES}; got ${size}`);
+    throw new RangeError(`${field}.packageBytes must be a whole number from ${XAR_HEADER_BYTES} to ${MAX_PACKAGE_BYTES}; got ${size}`);
   }
   const out = Buffer.alloc(size);
   out.write('xar!', 0, 'latin1');
@@ -38,8 +47,8 @@ export function agentPackageBytes(version: string, size: number): Buffer {
   out.writeUInt16BE(1, 6); // xar format version 1
   // TOC lengths stay 0 (there is no TOC): an unpacker fails at once rather than reading noise.
   out.writeUInt32BE(1, 24); // checksum algorithm: SHA-1, as pkgbuild writes
-  // xorshift32 seeded from the version: cheap, and the same bytes every time.
-  let x = fnv1a(`mdmsim-agent-${version}`) || 0x9e3779b9;
+  // xorshift32 seeded from the seed: cheap, and the same bytes every time.
+  let x = fnv1a(seed) || 0x9e3779b9;
   let at = XAR_HEADER_BYTES;
   for (; at + 4 <= size; at += 4) {
     x ^= x << 13;
@@ -65,25 +74,47 @@ function fnv1a(s: string): number {
   return h >>> 0;
 }
 
-/** The package and its manifest, each built once and served from memory. */
-export class AgentArtifacts {
+/** What a served package is: its app's identity, where it is, and its bytes' seed and sizes. */
+export interface PackageSpec {
+  bundleId: string;
+  title: string;
+  version: string;
+  manifestPath: string;
+  packagePrefix: string;
+  packageName: string;
+  /** Seeds the bytes (packageBytes). */
+  seed: string;
+  /** Names the settings in errors (`agent`). */
+  field: string;
+  packageBytes?: number;
+  chunkBytes?: number;
+}
+
+/** A package and its manifest, each built once and served from memory. */
+export class PackageArtifacts {
   readonly version: string;
   readonly packageName: string;
   readonly packagePath: string;
+  readonly manifestPath: string;
+  readonly bundleId: string;
+  readonly title: string;
   readonly chunkBytes: number;
   readonly package: Buffer;
   private manifestBody?: Buffer;
   private manifestBase?: string;
 
-  constructor(options: AgentPackageOptions = {}) {
-    this.version = options.version ?? AGENT_VERSION;
-    this.chunkBytes = options.chunkBytes ?? DEFAULT_AGENT_CHUNK_BYTES;
+  constructor(spec: PackageSpec) {
+    this.version = spec.version;
+    this.bundleId = spec.bundleId;
+    this.title = spec.title;
+    this.chunkBytes = spec.chunkBytes ?? DEFAULT_AGENT_CHUNK_BYTES;
     if (!Number.isInteger(this.chunkBytes) || this.chunkBytes < 1) {
-      throw new RangeError(`agent.chunkBytes must be a whole number ≥ 1; got ${this.chunkBytes}`);
+      throw new RangeError(`${spec.field}.chunkBytes must be a whole number ≥ 1; got ${this.chunkBytes}`);
     }
-    this.packageName = agentPackageName(this.version);
-    this.packagePath = `${AGENT_PACKAGE_PREFIX}${this.packageName}`;
-    this.package = agentPackageBytes(this.version, options.packageBytes ?? DEFAULT_AGENT_PACKAGE_BYTES);
+    this.packageName = spec.packageName;
+    this.packagePath = `${spec.packagePrefix}${this.packageName}`;
+    this.manifestPath = spec.manifestPath;
+    this.package = packageBytes(spec.seed, spec.packageBytes ?? DEFAULT_AGENT_PACKAGE_BYTES, spec.field);
   }
 
   /** The manifest plist for a server base URL (https://host:port), built on first use. */
@@ -94,9 +125,9 @@ export class AgentArtifacts {
         buildManifest({
           url: `${baseUrl}${this.packagePath}`,
           bytes: this.package,
-          bundleIdentifier: AGENT_BUNDLE_ID,
+          bundleIdentifier: this.bundleId,
           bundleVersion: this.version,
-          title: AGENT_TITLE,
+          title: this.title,
           chunkSize: this.chunkBytes,
         }),
       );
@@ -105,6 +136,25 @@ export class AgentArtifacts {
   }
 
   manifestUrl(baseUrl: string): string {
-    return `${baseUrl}${AGENT_MANIFEST_PATH}`;
+    return `${baseUrl}${this.manifestPath}`;
+  }
+}
+
+/** The agent's package and manifest. */
+export class AgentArtifacts extends PackageArtifacts {
+  constructor(options: AgentPackageOptions = {}) {
+    const version = options.version ?? AGENT_VERSION;
+    super({
+      bundleId: AGENT_BUNDLE_ID,
+      title: AGENT_TITLE,
+      version,
+      manifestPath: AGENT_MANIFEST_PATH,
+      packagePrefix: AGENT_PACKAGE_PREFIX,
+      packageName: agentPackageName(version),
+      seed: `mdmsim-agent-${version}`,
+      field: 'agent',
+      packageBytes: options.packageBytes,
+      chunkBytes: options.chunkBytes,
+    });
   }
 }

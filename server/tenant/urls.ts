@@ -6,7 +6,8 @@
  *
  * `tenant` (the default): the tenant's names, as the vendor's network guide lists them, with the
  * server's real port: MDM and the agent on the device domain, the profile on the enrollment name,
- * downloads on the agent-downloads name. Every name resolves to this one server for a simulated
+ * the agent's and the custom app's downloads on the agent-downloads name, the Auto App's on the
+ * first Auto Apps name. Every name resolves to this one server for a simulated
  * Mac (its own resolver); other clients keep using the listening address.
  *
  * `listen`: the address the server listens on (the profile follows the Host the device used to
@@ -14,6 +15,7 @@
  * such as a fleet pointed at mdmsim from elsewhere.
  */
 import { AGENT_CHECKIN_PATH, AGENT_MANIFEST_PATH } from '../../protocol/agent';
+import { SAMPLE_APPS, type SampleAppKind } from '../../protocol/sample-apps';
 import { isHostName, tenantDomains, type Tenant, type TenantDomains } from '../../protocol/tenant';
 
 export type DeviceNames = 'tenant' | 'listen';
@@ -32,6 +34,10 @@ export interface TenantDeviceUrls {
   agentCheckin: string;
   /** The agent's app manifest (the agent-downloads name); the package is next to it. */
   agentManifest: string;
+  /** The sample custom app's manifest (the agent-downloads name, as the guide's "Agent & Custom Apps" row). */
+  customAppManifest: string;
+  /** The sample Auto App's manifest (the first Auto Apps name). */
+  autoAppManifest: string;
   /** The web app: API and dashboard. */
   webApp: string;
 }
@@ -89,6 +95,20 @@ export class DeviceUrls {
     return hostHeader && isHostHeader(hostHeader) ? `https://${hostHeader}` : this.listenBase();
   }
 
+  /** Where Auto Apps are downloaded from: the first Auto Apps name, or the listening address. */
+  autoAppsBase(): string {
+    return this.mode === 'tenant' ? this.tenantOrigin(this.domains.autoAppDownloads[0]!) : this.listenBase();
+  }
+
+  /** Where a sample app's manifest and package are: a custom app with the agent, an Auto App on the Auto Apps name. */
+  sampleAppBase(kind: SampleAppKind): string {
+    return kind === 'auto-app' ? this.autoAppsBase() : this.downloadsBase();
+  }
+
+  sampleAppManifestUrl(kind: SampleAppKind): string {
+    return `${this.sampleAppBase(kind)}${SAMPLE_APPS[kind].manifestPath}`;
+  }
+
   agentCheckinUrl(): string {
     return `${this.deviceBase()}${AGENT_CHECKIN_PATH}`;
   }
@@ -104,6 +124,8 @@ export class DeviceUrls {
       enroll: `${this.tenantOrigin(this.domains.enrollment)}/mdm/enroll`,
       agentCheckin: `${this.tenantOrigin(this.domains.device)}${AGENT_CHECKIN_PATH}`,
       agentManifest: `${this.tenantOrigin(this.domains.agentDownloads)}${AGENT_MANIFEST_PATH}`,
+      customAppManifest: `${this.tenantOrigin(this.domains.agentDownloads)}${SAMPLE_APPS['custom-app'].manifestPath}`,
+      autoAppManifest: `${this.tenantOrigin(this.domains.autoAppDownloads[0]!)}${SAMPLE_APPS['auto-app'].manifestPath}`,
       webApp: `${this.tenantOrigin(this.domains.webApp)}/`,
     };
   }

@@ -76,6 +76,8 @@ describe('a server on an empty data dir', () => {
       enroll: `https://mdmsim.web-api.mdmsim.test:${port}/mdm/enroll`,
       agentCheckin: `https://${t.id}.web-api.mdmsim.test:${port}${AGENT_CHECKIN_PATH}`,
       agentManifest: `https://prd.s3.mdmsim.test:${port}${AGENT_MANIFEST_PATH}`,
+      customAppManifest: `https://prd.s3.mdmsim.test:${port}/apps/custom/manifest.plist`,
+      autoAppManifest: `https://prd-managed-library-items.s3.mdmsim.test:${port}/apps/auto/manifest.plist`,
       webApp: `https://mdmsim.mdmsim.test:${port}/`,
     });
     // Direct clients still reach the listening address.

@@ -68,7 +68,7 @@ expect:
 describe('parseScenario: bad input names the file, line, field and reason', () => {
   it('an unknown step action', () => {
     const e = failure(`${HEAD}steps:\n  - at: day 2\n    mac: 2\n    explode: true\n${EXPECT}`);
-    expect(e.message).toBe('story.yaml:9:5: steps[0].explode: unknown field "explode"; expected one of: at, mac, macs, describe, note, enroll, reenroll, fault, clear-faults, command, push, api, advance, posture, posture-update, revoke-token, network');
+    expect(e.message).toBe('story.yaml:9:5: steps[0].explode: unknown field "explode"; expected one of: at, mac, macs, describe, note, enroll, reenroll, fault, clear-faults, command, install-app, push, api, advance, posture, posture-update, revoke-token, network');
     expect([e.file, e.line, e.field]).toEqual(['story.yaml', 9, 'steps[0].explode']);
   });
 
@@ -101,6 +101,8 @@ describe('parseScenario: bad input names the file, line, field and reason', () =
   it('unknown faults, commands and filters', () => {
     expect(failure(`${HEAD}steps:\n  - { at: 1d, mac: 1, fault: gremlins }\n${EXPECT}`).message).toBe('story.yaml:7:30: steps[0].fault.kind: unknown fault kind "gremlins" (expected: agent-uninstalled, agent-crashed, agent-network-blocked, offline, notnow, package-download, allow-list, proxy, tls-inspection)');
     expect(failure(`${HEAD}steps:\n  - { at: 1d, mac: 1, command: { RequestType: Frobnicate } }\n${EXPECT}`).message).toMatch(/steps\[0\]\.command\.RequestType: unknown RequestType "Frobnicate"/);
+    expect(failure(`${HEAD}steps:\n  - { at: 1d, mac: 1, install-app: photoshop }\n${EXPECT}`).message).toBe('story.yaml:7:36: steps[0].install-app: unknown sample app "photoshop"; known: custom-app, auto-app');
+    expect(failure(`${HEAD}steps:\n  - { at: 1d, install-app: custom-app }\n${EXPECT}`).message).toMatch(/steps\[0\]/);
     expect(failure(HEAD.replace('fleet: { count: 3 }', 'fleet: { count: 3, models: [ThinkPad] }') + EXPECT).message).toMatch(/^story\.yaml:4:28: fleet\.models: no Mac model matches "ThinkPad"; known: /);
   });
 

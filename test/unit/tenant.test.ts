@@ -212,6 +212,9 @@ describe('DeviceUrls', () => {
     expect(urls.downloadsBase()).toBe('https://prd.s3.mdmsim.test:8443');
     expect(urls.agentCheckinUrl()).toBe(`https://${ID}.web-api.mdmsim.test:8443/agent/v1/checkin`);
     expect(urls.agentManifestUrl()).toBe('https://prd.s3.mdmsim.test:8443/agent/manifest.plist');
+    // The sample apps: the custom app with the agent, the Auto App on the first Auto Apps name.
+    expect(urls.sampleAppManifestUrl('custom-app')).toBe('https://prd.s3.mdmsim.test:8443/apps/custom/manifest.plist');
+    expect(urls.sampleAppManifestUrl('auto-app')).toBe('https://prd-managed-library-items.s3.mdmsim.test:8443/apps/auto/manifest.plist');
     // Whatever Host the profile was downloaded with.
     expect(urls.profileBase('evil.example:1')).toBe(`https://${ID}.web-api.mdmsim.test:8443`);
     expect(urls.profileBase(undefined)).toBe(`https://${ID}.web-api.mdmsim.test:8443`);
@@ -225,6 +228,8 @@ describe('DeviceUrls', () => {
       enroll: 'https://accuhive.web-api.eu.mdmsim.test/mdm/enroll',
       agentCheckin: `https://${ID}.devices.eu.mdmsim.test/agent/v1/checkin`,
       agentManifest: 'https://prd-eu.s3.mdmsim.test/agent/manifest.plist',
+      customAppManifest: 'https://prd-eu.s3.mdmsim.test/apps/custom/manifest.plist',
+      autoAppManifest: 'https://prd-eu-managed-library-items.s3.mdmsim.test/apps/auto/manifest.plist',
       webApp: 'https://accuhive.eu.mdmsim.test/',
     });
   });
@@ -233,6 +238,7 @@ describe('DeviceUrls', () => {
     const urls = new DeviceUrls(US, 'listen', () => 'https://127.0.0.1:8443');
     expect(urls.deviceBase()).toBe('https://127.0.0.1:8443');
     expect(urls.agentManifestUrl()).toBe('https://127.0.0.1:8443/agent/manifest.plist');
+    expect(urls.sampleAppManifestUrl('auto-app')).toBe('https://127.0.0.1:8443/apps/auto/manifest.plist');
     expect(urls.profileBase('mdm.example.test:9443')).toBe('https://mdm.example.test:9443');
     expect(urls.profileBase('[::1]:8443')).toBe('https://[::1]:8443');
     expect(urls.profileBase('bad host/x')).toBe('https://127.0.0.1:8443');
