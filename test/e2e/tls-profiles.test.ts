@@ -11,24 +11,9 @@ import { createServer as createTlsServer, type Server as TlsServer } from 'node:
 import { Resolver } from '../../agent-sim/network/resolver';
 import { checkTls, NetworkCheckError, type NetworkCheckReport } from '../../lab/network-check';
 import { CIPHER_SUITES, TLS_PROFILES, type TlsVersion } from '../../server/http/tls-profiles';
+import { SEED_TLS } from '../helpers/seed-tls';
 import { startTestServer, type TestServer } from '../helpers/server';
 
-/** The vendor guide's lists (reference/seeds/000_…, "TLS Versions and Cipher Suites"), as printed. */
-const SEED_TLS12 = [
-  'TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256',
-  'TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256',
-  'TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA',
-  'TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384',
-  'TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA384',
-  'TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA',
-  'TLS_RSA_WITH_AES_128_GCM_SHA256',
-  'TLS_RSA_WITH_AES_128_CBC_SHA256',
-  'TLS_RSA_WITH_AES_128_CBC_SHA',
-  'TLS_RSA_WITH_AES_256_GCM_SHA384',
-  'TLS_RSA_WITH_AES_256_CBC_SHA256',
-  'TLS_RSA_WITH_AES_256_CBC_SHA',
-];
-const SEED_TLS11_AND_10 = ['TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA', 'TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA', 'TLS_RSA_WITH_AES_128_CBC_SHA', 'TLS_RSA_WITH_AES_256_CBC_SHA'];
 
 const FLAG: Record<TlsVersion, string> = { TLSv1: '-tls1', 'TLSv1.1': '-tls1_1', 'TLSv1.2': '-tls1_2', 'TLSv1.3': '-tls1_3' };
 /** What `openssl s_client -brief` calls each version. */
@@ -131,9 +116,9 @@ describe('vendor-2024, through openssl s_client', () => {
 
   it('enumerated by openssl, each version\'s suites come out in the guide\'s order', async () => {
     const [tls12, tls11, tls10] = await Promise.all([opensslOrder(vendorPort, 'TLSv1.2'), opensslOrder(vendorPort, 'TLSv1.1'), opensslOrder(vendorPort, 'TLSv1')]);
-    expect(tls12).toEqual(SEED_TLS12);
-    expect(tls11).toEqual(SEED_TLS11_AND_10);
-    expect(tls10).toEqual(SEED_TLS11_AND_10);
+    expect(tls12).toEqual(SEED_TLS.tls12);
+    expect(tls11).toEqual(SEED_TLS.tls11);
+    expect(tls10).toEqual(SEED_TLS.tls10);
   });
 });
 
@@ -176,9 +161,9 @@ describe('network check agrees with openssl', () => {
       ['TLS 1.0', true],
     ]);
     expect(vendorReport.cipherSuites.map((v) => [v.label, v.serverPreference, v.suites.map((s) => s.iana)])).toEqual([
-      ['TLS 1.2', true, SEED_TLS12],
-      ['TLS 1.1', true, SEED_TLS11_AND_10],
-      ['TLS 1.0', true, SEED_TLS11_AND_10],
+      ['TLS 1.2', true, SEED_TLS.tls12],
+      ['TLS 1.1', true, SEED_TLS.tls11],
+      ['TLS 1.0', true, SEED_TLS.tls10],
     ]);
     // The same versions as openssl, and openssl's first pick when offered everything is the check's first suite.
     const picks = await Promise.all(ALL_VERSIONS.map((v) => sClient(vendorPort, [FLAG[v], ...(v === 'TLSv1.3' ? [] : ['-cipher', 'ALL:@SECLEVEL=0'])])));

@@ -3,7 +3,8 @@
  * (the fleet's, or some Macs'), and network faults, all checked at load with the line and field of
  * a mistake, placeholders included.
  */
-import { parseScenario, ScenarioFileError } from '../../lab/scenario-file';
+import { parseScenario } from '../../lab/scenario-file';
+import { scenarioFailure } from '../helpers/scenario-file';
 
 const HEAD = `name: t
 title: A test
@@ -15,15 +16,6 @@ const EXPECT = `expect:
   - events: agent.checkin
 `;
 
-function failure(text: string): ScenarioFileError {
-  try {
-    parseScenario(text, 'story.yaml');
-  } catch (error) {
-    expect(error).toBeInstanceOf(ScenarioFileError);
-    return error as ScenarioFileError;
-  }
-  throw new Error('the scenario loaded; a ScenarioFileError was expected');
-}
 
 describe('a network in a scenario file', () => {
   it('the story network becomes the lab fleet network; steps change the fleet or some Macs', () => {
@@ -63,13 +55,13 @@ ${EXPECT}`,
     [`network: open\n`, /network: expected a mapping/],
     [`network: { proxy: false }\n`, /network: says nothing: give allow-list, proxy, tls-inspection$/],
   ])('refuses %s', (yaml, message) => {
-    expect(failure(`${HEAD}${yaml}${EXPECT}`).message).toMatch(message);
+    expect(scenarioFailure(`${HEAD}${yaml}${EXPECT}`).message).toMatch(message);
   });
 
   it('checks the placeholders of network faults in fault steps too', () => {
-    expect(failure(`${HEAD}steps:\n  - { at: 1d, mac: 1, fault: { kind: allow-list, allow: ["{tenant}:{port}"] } }\n${EXPECT}`).message).toMatch(
+    expect(scenarioFailure(`${HEAD}steps:\n  - { at: 1d, mac: 1, fault: { kind: allow-list, allow: ["{tenant}:{port}"] } }\n${EXPECT}`).message).toMatch(
       /^story\.yaml:7:30: steps\[0\]\.fault\.allow\[0\]: \{tenant\} is not a name the lab fills in/,
     );
-    expect(failure(`${HEAD}steps:\n  - { at: 1d, mac: 1, fault: { kind: allow-list, allow: ["x.test"] } }\n${EXPECT}`).message).toMatch(/steps\[0\]\.fault\.allow\[0\]: "x\.test" is not host:port \(expected: host:port, like/);
+    expect(scenarioFailure(`${HEAD}steps:\n  - { at: 1d, mac: 1, fault: { kind: allow-list, allow: ["x.test"] } }\n${EXPECT}`).message).toMatch(/steps\[0\]\.fault\.allow\[0\]: "x\.test" is not host:port \(expected: host:port, like/);
   });
 });

@@ -2,7 +2,8 @@
  * Scenario files are checked completely at load: every mistake names the file, the line, the
  * field and the reason, before any device exists.
  */
-import { parseScenario, ScenarioFileError } from '../../lab/scenario-file';
+import { parseScenario } from '../../lab/scenario-file';
+import { scenarioFailure } from '../helpers/scenario-file';
 
 const HEAD = `name: t
 title: A test
@@ -14,15 +15,6 @@ const EXPECT = `expect:
   - events: agent.checkin
 `;
 
-function failure(text: string): ScenarioFileError {
-  try {
-    parseScenario(text, 'story.yaml');
-  } catch (error) {
-    expect(error).toBeInstanceOf(ScenarioFileError);
-    return error as ScenarioFileError;
-  }
-  throw new Error('the scenario loaded; a ScenarioFileError was expected');
-}
 
 describe('parseScenario: a good file', () => {
   it('compiles steps, expectations, the fleet filters and explanations', () => {
@@ -67,59 +59,59 @@ expect:
 
 describe('parseScenario: bad input names the file, line, field and reason', () => {
   it('an unknown step action', () => {
-    const e = failure(`${HEAD}steps:\n  - at: day 2\n    mac: 2\n    explode: true\n${EXPECT}`);
+    const e = scenarioFailure(`${HEAD}steps:\n  - at: day 2\n    mac: 2\n    explode: true\n${EXPECT}`);
     expect(e.message).toBe('story.yaml:9:5: steps[0].explode: unknown field "explode"; expected one of: at, mac, macs, describe, note, enroll, reenroll, fault, clear-faults, command, install-app, push, api, advance, posture, posture-update, revoke-token, network');
     expect([e.file, e.line, e.field]).toEqual(['story.yaml', 9, 'steps[0].explode']);
   });
 
   it('a step with nothing to do, or two things', () => {
-    expect(failure(`${HEAD}steps:\n  - at: day 2\n${EXPECT}`).message).toMatch(/^story\.yaml:7:5: steps\[0\]: says nothing to do: give one of note, enroll/);
-    expect(failure(`${HEAD}steps:\n  - { at: 1d, mac: 1, push: true, fault: agent-crashed }\n${EXPECT}`).message).toMatch(/^story\.yaml:7:5: steps\[0\]: does fault and push: one action per step$/);
+    expect(scenarioFailure(`${HEAD}steps:\n  - at: day 2\n${EXPECT}`).message).toMatch(/^story\.yaml:7:5: steps\[0\]: says nothing to do: give one of note, enroll/);
+    expect(scenarioFailure(`${HEAD}steps:\n  - { at: 1d, mac: 1, push: true, fault: agent-crashed }\n${EXPECT}`).message).toMatch(/^story\.yaml:7:5: steps\[0\]: does fault and push: one action per step$/);
   });
 
   it('a bad duration or time', () => {
-    expect(failure(HEAD.replace('duration: 10d', 'duration: ten days') + EXPECT).message).toBe('story.yaml:5:11: duration: "ten days" is not a duration: use 15m, 36h, 10d, 1d12h or ISO P2D');
-    expect(failure(`${HEAD}steps:\n  - { at: next week, mac: 1, push: true }\n${EXPECT}`).message).toMatch(/^story\.yaml:7:11: steps\[0\]\.at: "next week" is not a duration/);
-    expect(failure(`${HEAD}steps:\n  - { at: day 11, mac: 1, push: true }\n${EXPECT}`).message).toBe('story.yaml:7:11: steps[0].at: is after the story ends (duration 10d)');
+    expect(scenarioFailure(HEAD.replace('duration: 10d', 'duration: ten days') + EXPECT).message).toBe('story.yaml:5:11: duration: "ten days" is not a duration: use 15m, 36h, 10d, 1d12h or ISO P2D');
+    expect(scenarioFailure(`${HEAD}steps:\n  - { at: next week, mac: 1, push: true }\n${EXPECT}`).message).toMatch(/^story\.yaml:7:11: steps\[0\]\.at: "next week" is not a duration/);
+    expect(scenarioFailure(`${HEAD}steps:\n  - { at: day 11, mac: 1, push: true }\n${EXPECT}`).message).toBe('story.yaml:7:11: steps[0].at: is after the story ends (duration 10d)');
   });
 
   it('a Mac the story does not have', () => {
-    expect(failure(`${HEAD}steps:\n  - { at: 1d, mac: 4, push: true }\n${EXPECT}`).message).toBe('story.yaml:7:20: steps[0].mac: Mac 4 does not exist: the story has 3 Macs (fleet.count plus enroll steps)');
+    expect(scenarioFailure(`${HEAD}steps:\n  - { at: 1d, mac: 4, push: true }\n${EXPECT}`).message).toBe('story.yaml:7:20: steps[0].mac: Mac 4 does not exist: the story has 3 Macs (fleet.count plus enroll steps)');
     // An enroll step adds Macs the story can name.
     expect(() => parseScenario(`${HEAD}steps:\n  - { at: 1d, enroll: 1 }\n  - { at: 2d, mac: 4, push: true }\n${EXPECT}`)).not.toThrow();
   });
 
   it('impossible expectations', () => {
-    expect(failure(`${HEAD}expect:\n  - { events: agent.checkin, min: 3, max: 1 }\n`).message).toBe('story.yaml:7:35: expect[0].min: min 3 is more than max 1: impossible expectation');
-    expect(failure(`${HEAD}expect:\n  - { events: agent.checkin, after: 11d, within: 1h }\n`).message).toMatch(/^story\.yaml:7:37: expect\[0\]: the window starts at 11d, after the story ends \(10d\): impossible expectation$/);
-    expect(failure(`${HEAD}expect:\n  - { agent: absent, checked-in-within: 1h }\n`).message).toMatch(/checked-in-within: an absent agent cannot have checked in recently: impossible expectation$/);
-    expect(failure(`${HEAD}expect:\n  - { events: agent.checkin, from: 5d, to: 2d }\n`).message).toMatch(/the window ends before it starts: impossible expectation$/);
-    expect(failure(`${HEAD}expect:\n  - { command: Frobnicate }\n`).message).toMatch(/^story\.yaml:7:16: expect\[0\]\.command: unknown RequestType "Frobnicate"; known: /);
-    expect(failure(`${HEAD}expect:\n  - { agent: sleepy }\n`).message).toMatch(/^story\.yaml:7:14: expect\[0\]\.agent: expected one of running, installed, absent/);
+    expect(scenarioFailure(`${HEAD}expect:\n  - { events: agent.checkin, min: 3, max: 1 }\n`).message).toBe('story.yaml:7:35: expect[0].min: min 3 is more than max 1: impossible expectation');
+    expect(scenarioFailure(`${HEAD}expect:\n  - { events: agent.checkin, after: 11d, within: 1h }\n`).message).toMatch(/^story\.yaml:7:37: expect\[0\]: the window starts at 11d, after the story ends \(10d\): impossible expectation$/);
+    expect(scenarioFailure(`${HEAD}expect:\n  - { agent: absent, checked-in-within: 1h }\n`).message).toMatch(/checked-in-within: an absent agent cannot have checked in recently: impossible expectation$/);
+    expect(scenarioFailure(`${HEAD}expect:\n  - { events: agent.checkin, from: 5d, to: 2d }\n`).message).toMatch(/the window ends before it starts: impossible expectation$/);
+    expect(scenarioFailure(`${HEAD}expect:\n  - { command: Frobnicate }\n`).message).toMatch(/^story\.yaml:7:16: expect\[0\]\.command: unknown RequestType "Frobnicate"; known: /);
+    expect(scenarioFailure(`${HEAD}expect:\n  - { agent: sleepy }\n`).message).toMatch(/^story\.yaml:7:14: expect\[0\]\.agent: expected one of running, installed, absent/);
   });
 
   it('unknown faults, commands and filters', () => {
-    expect(failure(`${HEAD}steps:\n  - { at: 1d, mac: 1, fault: gremlins }\n${EXPECT}`).message).toBe('story.yaml:7:30: steps[0].fault.kind: unknown fault kind "gremlins" (expected: agent-uninstalled, agent-crashed, agent-network-blocked, offline, notnow, package-download, allow-list, proxy, tls-inspection)');
-    expect(failure(`${HEAD}steps:\n  - { at: 1d, mac: 1, command: { RequestType: Frobnicate } }\n${EXPECT}`).message).toMatch(/steps\[0\]\.command\.RequestType: unknown RequestType "Frobnicate"/);
-    expect(failure(`${HEAD}steps:\n  - { at: 1d, mac: 1, install-app: photoshop }\n${EXPECT}`).message).toBe('story.yaml:7:36: steps[0].install-app: unknown sample app "photoshop"; known: custom-app, auto-app');
-    expect(failure(`${HEAD}steps:\n  - { at: 1d, install-app: custom-app }\n${EXPECT}`).message).toMatch(/steps\[0\]/);
-    expect(failure(HEAD.replace('fleet: { count: 3 }', 'fleet: { count: 3, models: [ThinkPad] }') + EXPECT).message).toMatch(/^story\.yaml:4:28: fleet\.models: no Mac model matches "ThinkPad"; known: /);
+    expect(scenarioFailure(`${HEAD}steps:\n  - { at: 1d, mac: 1, fault: gremlins }\n${EXPECT}`).message).toBe('story.yaml:7:30: steps[0].fault.kind: unknown fault kind "gremlins" (expected: agent-uninstalled, agent-crashed, agent-network-blocked, offline, notnow, package-download, allow-list, proxy, tls-inspection)');
+    expect(scenarioFailure(`${HEAD}steps:\n  - { at: 1d, mac: 1, command: { RequestType: Frobnicate } }\n${EXPECT}`).message).toMatch(/steps\[0\]\.command\.RequestType: unknown RequestType "Frobnicate"/);
+    expect(scenarioFailure(`${HEAD}steps:\n  - { at: 1d, mac: 1, install-app: photoshop }\n${EXPECT}`).message).toBe('story.yaml:7:36: steps[0].install-app: unknown sample app "photoshop"; known: custom-app, auto-app');
+    expect(scenarioFailure(`${HEAD}steps:\n  - { at: 1d, install-app: custom-app }\n${EXPECT}`).message).toMatch(/steps\[0\]/);
+    expect(scenarioFailure(HEAD.replace('fleet: { count: 3 }', 'fleet: { count: 3, models: [ThinkPad] }') + EXPECT).message).toMatch(/^story\.yaml:4:28: fleet\.models: no Mac model matches "ThinkPad"; known: /);
   });
 
   it('posture steps: a rule that does not parse, an unknown permission, an update with no token', () => {
-    expect(failure(`${HEAD}steps:\n  - { at: 0, posture: { rules: ["kandji:agentInstalled ~ yes"] } }\n${EXPECT}`).message).toMatch(/^story\.yaml:7:32: steps\[0\]\.posture\.rules\[0\]: .*kandji:agentInstalled ~ yes/);
-    expect(failure(`${HEAD}steps:\n  - { at: 0, posture: { token: { name: t, permissions: [prism:everything] } } }\n${EXPECT}`).message).toMatch(/steps\[0\]\.posture\.token\.permissions\[0\]: unknown permission "prism:everything"; known: \*, devices:list/);
-    expect(failure(`${HEAD}steps:\n  - { at: 1d, posture-update: {} }\n${EXPECT}`).message).toMatch(/steps\[0\]\.posture-update\.token: is required/);
+    expect(scenarioFailure(`${HEAD}steps:\n  - { at: 0, posture: { rules: ["kandji:agentInstalled ~ yes"] } }\n${EXPECT}`).message).toMatch(/^story\.yaml:7:32: steps\[0\]\.posture\.rules\[0\]: .*kandji:agentInstalled ~ yes/);
+    expect(scenarioFailure(`${HEAD}steps:\n  - { at: 0, posture: { token: { name: t, permissions: [prism:everything] } } }\n${EXPECT}`).message).toMatch(/steps\[0\]\.posture\.token\.permissions\[0\]: unknown permission "prism:everything"; known: \*, devices:list/);
+    expect(scenarioFailure(`${HEAD}steps:\n  - { at: 1d, posture-update: {} }\n${EXPECT}`).message).toMatch(/steps\[0\]\.posture-update\.token: is required/);
     const ok = parseScenario(`${HEAD}steps:\n  - { at: 0, posture: { rules: ["kandji:agentInstalled == true"], token: { name: t } } }\n  - { at: 1d, revoke-token: t }\nexpect:\n  - { events: posture.access, with: { allowed: false }, mac: 2, count: 0 }\n`);
     expect(ok.steps.map((x) => x.describe)).toEqual(['a posture-sync integration is created with the token "t" and the rule "kandji:agentInstalled == true"', 'the API token "t" is revoked']);
     expect(ok.expectations[0]!.describe).toBe('posture.access with allowed=false never for Mac 2');
   });
 
   it('missing parts, wrong types and broken YAML', () => {
-    expect(failure(HEAD).message).toBe('story.yaml:1:1: expect: is required: a story checks at least one thing');
-    expect(failure(HEAD.replace('fleet: { count: 3 }', 'fleet: { count: three }') + EXPECT).message).toBe('story.yaml:4:17: fleet.count: expected a whole number ≥ 0, got "three"');
-    expect(failure(`${HEAD}expect:\n  - events: [oops\n`).message).toMatch(/^story\.yaml:\d+:\d+: not valid YAML: /);
-    expect(failure(`${HEAD}${EXPECT}surprise: 1\n`).message).toBe('story.yaml:8:1: surprise: unknown field "surprise"; expected one of: name, title, description, fleet, duration, policy, network, explain, steps, expect');
-    expect(failure(`${HEAD}steps:\n  - { at: 1d, advance: 3d }\n  - { at: 2d, mac: 1, push: true }\n${EXPECT}`).message).toBe('story.yaml:8:11: steps[1].at: is before 4d, where an earlier advance step already took the clock');
+    expect(scenarioFailure(HEAD).message).toBe('story.yaml:1:1: expect: is required: a story checks at least one thing');
+    expect(scenarioFailure(HEAD.replace('fleet: { count: 3 }', 'fleet: { count: three }') + EXPECT).message).toBe('story.yaml:4:17: fleet.count: expected a whole number ≥ 0, got "three"');
+    expect(scenarioFailure(`${HEAD}expect:\n  - events: [oops\n`).message).toMatch(/^story\.yaml:\d+:\d+: not valid YAML: /);
+    expect(scenarioFailure(`${HEAD}${EXPECT}surprise: 1\n`).message).toBe('story.yaml:8:1: surprise: unknown field "surprise"; expected one of: name, title, description, fleet, duration, policy, network, explain, steps, expect');
+    expect(scenarioFailure(`${HEAD}steps:\n  - { at: 1d, advance: 3d }\n  - { at: 2d, mac: 1, push: true }\n${EXPECT}`).message).toBe('story.yaml:8:11: steps[1].at: is before 4d, where an earlier advance step already took the clock');
   });
 });

@@ -17,27 +17,8 @@ import {
   tlsServerOptions,
   type TlsProfile,
 } from '../../../server/http/tls-profiles';
+import { SEED_TLS } from '../../helpers/seed-tls';
 
-/** The seed's table (reference/seeds/000_b40a821da2f2529c.txt, "TLS Versions and Cipher Suites"), copied as printed. */
-const SEED = {
-  protocols: { 'TLS 1.3': 'No', 'TLS 1.2': 'Yes*', 'TLS 1.1': 'Yes', 'TLS 1.0': 'Yes*' },
-  tls12: [
-    'TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256',
-    'TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256',
-    'TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA',
-    'TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384',
-    'TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA384',
-    'TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA',
-    'TLS_RSA_WITH_AES_128_GCM_SHA256',
-    'TLS_RSA_WITH_AES_128_CBC_SHA256',
-    'TLS_RSA_WITH_AES_128_CBC_SHA',
-    'TLS_RSA_WITH_AES_256_GCM_SHA384',
-    'TLS_RSA_WITH_AES_256_CBC_SHA256',
-    'TLS_RSA_WITH_AES_256_CBC_SHA',
-  ],
-  tls11: ['TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA', 'TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA', 'TLS_RSA_WITH_AES_128_CBC_SHA', 'TLS_RSA_WITH_AES_256_CBC_SHA'],
-  tls10: ['TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA', 'TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA', 'TLS_RSA_WITH_AES_128_CBC_SHA', 'TLS_RSA_WITH_AES_256_CBC_SHA'],
-};
 
 const vendor = TLS_PROFILES['vendor-2024'];
 const modern = TLS_PROFILES.modern;
@@ -58,13 +39,13 @@ function expand(ciphers: string, versionFlag: string): string[] {
 describe('vendor-2024 is the network guide\'s table', () => {
   it('speaks TLS 1.0, 1.1 and 1.2 and not 1.3', () => {
     expect(profileVersions(vendor)).toEqual(['TLSv1', 'TLSv1.1', 'TLSv1.2']);
-    expect(Object.entries(SEED.protocols).filter(([, v]) => v.startsWith('Yes')).map(([k]) => k).sort()).toEqual(['TLS 1.0', 'TLS 1.1', 'TLS 1.2']);
+    expect(Object.entries(SEED_TLS.protocols).filter(([, v]) => v.startsWith('Yes')).map(([k]) => k).sort()).toEqual(['TLS 1.0', 'TLS 1.1', 'TLS 1.2']);
   });
 
   it('lists each version\'s suites in the guide\'s server-preferred order, and the server honours its order', () => {
-    expect(suitesFor(vendor, 'TLSv1.2').map((s) => s.iana)).toEqual(SEED.tls12);
-    expect(suitesFor(vendor, 'TLSv1.1').map((s) => s.iana)).toEqual(SEED.tls11);
-    expect(suitesFor(vendor, 'TLSv1').map((s) => s.iana)).toEqual(SEED.tls10);
+    expect(suitesFor(vendor, 'TLSv1.2').map((s) => s.iana)).toEqual(SEED_TLS.tls12);
+    expect(suitesFor(vendor, 'TLSv1.1').map((s) => s.iana)).toEqual(SEED_TLS.tls11);
+    expect(suitesFor(vendor, 'TLSv1').map((s) => s.iana)).toEqual(SEED_TLS.tls10);
     expect(suitesFor(vendor, 'TLSv1.3')).toEqual([]);
     expect(tlsServerOptions(vendor)).toMatchObject({ minVersion: 'TLSv1', maxVersion: 'TLSv1.2', honorCipherOrder: true });
   });
@@ -72,9 +53,9 @@ describe('vendor-2024 is the network guide\'s table', () => {
   it('hands Node a cipher string that OpenSSL expands to exactly that order for each version, at security level 0', () => {
     const { ciphers } = tlsServerOptions(vendor);
     expect(ciphers.endsWith(':@SECLEVEL=0')).toBe(true);
-    expect(expand(ciphers, '-tls1_2')).toEqual(SEED.tls12);
-    expect(expand(ciphers, '-tls1_1')).toEqual(SEED.tls11);
-    expect(expand(ciphers, '-tls1')).toEqual(SEED.tls10);
+    expect(expand(ciphers, '-tls1_2')).toEqual(SEED_TLS.tls12);
+    expect(expand(ciphers, '-tls1_1')).toEqual(SEED_TLS.tls11);
+    expect(expand(ciphers, '-tls1')).toEqual(SEED_TLS.tls10);
   });
 });
 
