@@ -4,12 +4,11 @@
  * the network, ECONNREFUSED, or, behind the proxy, a CONNECT the proxy answers 403), never as an
  * HTTP error from the server. APNs is held to it too: blocked, pushes wait at APNs.
  */
-import { readFileSync } from 'node:fs';
 import { tenantDomains } from '../../protocol/tenant';
 import { Fleet, type MacEvent, type SimulatedMac } from '../../agent-sim';
-import { tenantNames } from '../../agent-sim/network/names';
 import { NetworkError } from '../../agent-sim/state';
 import { startTestServer, type TestServer } from '../helpers/server';
+import { settleTenantFleet, startTenantFleet } from '../helpers/tenant-fleet';
 
 let t: TestServer;
 let fleet: Fleet;
@@ -19,34 +18,14 @@ const errors: unknown[] = [];
 let port: number;
 let otherPort: number;
 
-async function settle(): Promise<void> {
-  for (let i = 0; i < 3; i++) {
-    await fleet.settled();
-    await t.server.settled();
-    await new Promise((r) => setTimeout(r, 2));
-  }
-}
+const settle = () => settleTenantFleet(t, fleet);
 
 beforeAll(async () => {
   t = await startTestServer({ deviceNames: 'tenant' });
   port = Number(new URL(t.server.url).port);
   otherPort = Number(new URL(t.server.info.apns!).port);
   events = [];
-  fleet = await Fleet.start({
-    server: new URL(t.server.info.deviceUrls.enroll).origin,
-    resolve: { [`*.${t.server.tenant.zone}`]: '127.0.0.1' },
-    networkNames: tenantNames(t.server.tenant),
-    ca: readFileSync(t.server.info.caCert),
-    courier: t.server.info.courier!,
-    clock: t.clock,
-    seed: 'e2e-allow-list',
-    keyType: 'ec',
-    os: ['14'],
-    count: 1,
-    onEvent: (e) => events.push(e),
-    onError: (e) => errors.push(e),
-  });
-  t.server.setDeviceFaultHandler(fleet.faults);
+  fleet = await startTenantFleet(t, { seed: 'e2e-allow-list', count: 1, onEvent: (e) => events.push(e), onError: (e) => errors.push(e) });
   expect(await fleet.enrollAll()).toEqual({ enrolled: 1, failed: [] });
   mac = fleet.macs[0]!;
   await settle();

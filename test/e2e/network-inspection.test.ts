@@ -12,8 +12,8 @@ import { X509Certificate } from 'node:crypto';
 import { AGENT_BUNDLE_ID, publicKeyPin } from '../../protocol/agent';
 import { tenantDomains } from '../../protocol/tenant';
 import { Fleet, type MacEvent, type SimulatedMac } from '../../agent-sim';
-import { tenantNames } from '../../agent-sim/network/names';
 import { startTestServer, type TestServer } from '../helpers/server';
+import { settleTenantFleet, startTenantFleet } from '../helpers/tenant-fleet';
 
 let t: TestServer;
 let fleet: Fleet;
@@ -21,14 +21,7 @@ let events: MacEvent[];
 const errors: unknown[] = [];
 let serverPin: string;
 
-async function settle(): Promise<void> {
-  for (let i = 0; i < 3; i++) {
-    await fleet.settled();
-    await t.server.settled();
-    await new Promise((r) => setTimeout(r, 2));
-  }
-  await fleet.settled();
-}
+const settle = () => settleTenantFleet(t, fleet);
 
 async function advance(ms: number): Promise<void> {
   await t.clock.advance(ms);
@@ -43,21 +36,7 @@ beforeAll(async () => {
   t = await startTestServer({ deviceNames: 'tenant' });
   serverPin = publicKeyPin(readFileSync(join(t.server.dataDir, 'server.pem')));
   events = [];
-  fleet = await Fleet.start({
-    server: new URL(t.server.info.deviceUrls.enroll).origin,
-    resolve: { [`*.${t.server.tenant.zone}`]: '127.0.0.1' },
-    networkNames: tenantNames(t.server.tenant),
-    ca: readFileSync(t.server.info.caCert),
-    courier: t.server.info.courier!,
-    clock: t.clock,
-    seed: 'e2e-inspection',
-    keyType: 'ec',
-    os: ['14'],
-    count: 2,
-    onEvent: (e) => events.push(e),
-    onError: (e) => errors.push(e),
-  });
-  t.server.setDeviceFaultHandler(fleet.faults);
+  fleet = await startTenantFleet(t, { seed: 'e2e-inspection', count: 2, onEvent: (e) => events.push(e), onError: (e) => errors.push(e) });
   expect(await fleet.enrollAll()).toEqual({ enrolled: 2, failed: [] });
   await settle();
 });
