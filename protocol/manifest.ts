@@ -11,6 +11,17 @@ import { problem } from './problem';
 
 export const SOFTWARE_PACKAGE = 'software-package';
 
+/** An app a server serves with a manifest: who it is, and where its manifest and package are. */
+export interface ServedApp {
+  bundleId: string;
+  title: string;
+  version: string;
+  manifestPath: string;
+  /** Where its package is: this + packageName. */
+  packagePrefix: string;
+  packageName: string;
+}
+
 export interface ManifestAsset {
   kind: string;
   url: string;

@@ -12,18 +12,13 @@
  * per-chunk hashes in the manifest. A Mac installs them as any app (no configuration, no agent).
  * Which name a manifest is on is the server's DeviceUrls (server/tenant/urls.ts). No I/O here.
  */
+import type { ServedApp } from './manifest';
+
 export type SampleAppKind = 'custom-app' | 'auto-app';
 export const SAMPLE_APP_KINDS: readonly SampleAppKind[] = ['custom-app', 'auto-app'];
 
-export interface SampleApp {
+export interface SampleApp extends ServedApp {
   kind: SampleAppKind;
-  bundleId: string;
-  title: string;
-  version: string;
-  manifestPath: string;
-  /** Where its package is: this + packageName. */
-  packagePrefix: string;
-  packageName: string;
 }
 
 /** Every sample app's path starts with this. */

@@ -9,7 +9,7 @@
  * The same version always yields the same bytes, so hashes are stable across restarts.
  */
 import { AGENT_BUNDLE_ID, AGENT_MANIFEST_PATH, AGENT_PACKAGE_PREFIX, AGENT_TITLE, AGENT_VERSION, agentPackageName } from '../../protocol/agent';
-import { buildManifest } from '../../protocol/manifest';
+import { buildManifest, type ServedApp } from '../../protocol/manifest';
 import { buildPlistBuffer } from '../../protocol/plist';
 
 export const DEFAULT_AGENT_PACKAGE_BYTES = 64 * 1024;
@@ -75,13 +75,7 @@ function fnv1a(s: string): number {
 }
 
 /** What a served package is: its app's identity, where it is, and its bytes' seed and sizes. */
-export interface PackageSpec {
-  bundleId: string;
-  title: string;
-  version: string;
-  manifestPath: string;
-  packagePrefix: string;
-  packageName: string;
+export interface PackageSpec extends ServedApp {
   /** Seeds the bytes (packageBytes). */
   seed: string;
   /** Names the settings in errors (`agent`). */
