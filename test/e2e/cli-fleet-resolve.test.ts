@@ -7,8 +7,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { HttpsClient } from '../helpers/mdm-client';
+import { firstJsonLine, runCli } from '../helpers/cli';
 
 jest.setTimeout(90_000);
 
@@ -18,26 +18,6 @@ const bin = join(root, 'bin/mdmsim.js');
 beforeAll(() => {
   if (!existsSync(join(root, 'dist/lab/cli.js'))) throw new Error('dist/ is missing: npm test builds it first (npm run build)');
 });
-
-function firstLine(child: ChildProcess, err: () => string): Promise<any> {
-  return new Promise((resolve, reject) => {
-    createInterface({ input: child.stdout! }).once('line', (line) => {
-      try {
-        resolve(JSON.parse(line));
-      } catch {
-        reject(new Error(`not JSON: ${line}\n${err()}`));
-      }
-    });
-    child.once('exit', (code) => reject(new Error(`exited with ${code}:\n${err()}`)));
-  });
-}
-
-function run(args: string[]): Promise<{ code: number | null; stderr: string }> {
-  const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr!.on('data', (d) => (stderr += d));
-  return new Promise((resolve) => child.once('exit', (code) => resolve({ code, stderr })));
-}
 
 describe('mdmsim fleet --resolve', () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'mdmsim-cli-resolve-'));
@@ -49,7 +29,7 @@ describe('mdmsim fleet --resolve', () => {
     server.stderr!.on('data', (d) => (serverErr += d));
     let fleet: ChildProcess | undefined;
     try {
-      const ready = await firstLine(server, () => serverErr);
+      const ready = await firstJsonLine(server, () => serverErr);
       const enroll = new URL(ready.deviceUrls.enroll);
       const args = ['fleet', '--server', enroll.origin, '--resolve', `*.${ready.tenant.zone}:127.0.0.1`, '--ca', ready.caCert, '--courier', ready.courier, '--count', '2', '--seed', 'cli-resolve', '--key', 'ec'];
       fleet = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -57,7 +37,7 @@ describe('mdmsim fleet --resolve', () => {
       fleet.stderr!.on('data', (d) => (fleetErr += d));
       const http = new HttpsClient(new URL(ready.mdm).origin, ready.caCert);
       try {
-        expect(await firstLine(fleet, () => fleetErr)).toMatchObject({ enrolled: 2, failed: 0 });
+        expect(await firstJsonLine(fleet, () => fleetErr)).toMatchObject({ enrolled: 2, failed: 0 });
         let list: any[] = [];
         for (let i = 0; i < 100; i++) {
           const devices = await http.send('GET', '/sim/v1/devices', undefined, { authorization: 'Bearer resolve-test' });
@@ -80,7 +60,7 @@ describe('mdmsim fleet --resolve', () => {
   });
 
   it('refuses a --resolve that is not HOST:ADDRESS', async () => {
-    const r = await run(['fleet', '--server', 'https://127.0.0.1:1', '--ca', '/nonexistent', '--count', '1', '--resolve', 'mdm.test:not-an-address']);
+    const r = await runCli(['fleet', '--server', 'https://127.0.0.1:1', '--ca', '/nonexistent', '--count', '1', '--resolve', 'mdm.test:not-an-address']);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/--resolve.*"not-an-address" for mdm\.test is not an IP address/);
   });

@@ -1,12 +1,12 @@
 /**
  * `mdmsim lab` and `mdmsim fleet` as a user runs them: child processes, real sockets.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { HttpsClient } from '../helpers/mdm-client';
+import { firstJsonLine, runCli } from '../helpers/cli';
 
 jest.setTimeout(90_000);
 
@@ -17,33 +17,11 @@ beforeAll(() => {
   if (!existsSync(join(root, 'dist/lab/cli.js'))) throw new Error('dist/ is missing: npm test builds it first (npm run build)');
 });
 
-function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.on('data', (d) => (stdout += d));
-  child.stderr!.on('data', (d) => (stderr += d));
-  return new Promise((resolve) => child.once('exit', (code) => resolve({ code, stdout, stderr })));
-}
-
-function firstLine(child: ChildProcess, err: () => string): Promise<any> {
-  return new Promise((resolve, reject) => {
-    createInterface({ input: child.stdout! }).once('line', (line) => {
-      try {
-        resolve(JSON.parse(line));
-      } catch {
-        reject(new Error(`not JSON: ${line}\n${err()}`));
-      }
-    });
-    child.once('exit', (code) => reject(new Error(`exited with ${code}:\n${err()}`)));
-  });
-}
-
 describe('mdmsim lab --scenario agent-reinstall --exit', () => {
   it('plays the story, prints its timeline in virtual time, and exits 0 because every expectation held', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'mdmsim-mermaid-'));
     const mmd = join(dir, 'run.mmd');
-    const { code, stdout, stderr } = await run(['lab', '--scenario', 'agent-reinstall', '--exit', '--no-color', '--mermaid', mmd]);
+    const { code, stdout, stderr } = await runCli(['lab', '--scenario', 'agent-reinstall', '--exit', '--no-color', '--mermaid', mmd]);
     expect(stderr).not.toMatch(/error/i);
     expect(code).toBe(0);
     expect(stdout).toMatch(/^day {2}0 09:00:00 {2}Mac 1 /m);
@@ -68,14 +46,14 @@ describe('mdmsim lab --scenario agent-reinstall --exit', () => {
     try {
       const wrong = join(dir, 'wrong.yaml');
       writeFileSync(wrong, 'name: wrong\ntitle: t\ndescription: d\nfleet: { count: 1 }\nduration: 2h\nexpect:\n  - { events: agent.reinstall.fired, mac: 1, describe: the rule fires at once }\n');
-      const failed = await run(['lab', '--scenario', wrong, '--exit', '--no-color']);
+      const failed = await runCli(['lab', '--scenario', wrong, '--exit', '--no-color']);
       expect(failed.code).toBe(1);
       expect(failed.stdout).toMatch(/^✗ the rule fires at once\n {4}Mac 1: agent\.reinstall\.fired: 0, expected at least 1$/m);
       expect(failed.stdout).toMatch(/wrong: 1 expectation\(s\) failed/);
 
       const bad = join(dir, 'bad.yaml');
       writeFileSync(bad, 'name: bad\ntitle: t\ndescription: d\nfleet: { count: 1 }\nduration: 2h\nsteps:\n  - { at: 1h, mac: 1, fault: { kind: offline, for: a while } }\nexpect:\n  - { events: agent.checkin }\n');
-      const refused = await run(['lab', '--scenario', bad, '--exit']);
+      const refused = await runCli(['lab', '--scenario', bad, '--exit']);
       expect(refused.code).toBe(1);
       expect(refused.stderr).toBe(`mdmsim: ${bad}:7:30: steps[0].fault.for: expected a duration like "15m", "36h", "8d", "1d12h" or ISO-8601 "P8D"/"PT36H"; got "a while" (cannot read "a while")\n`);
       expect(refused.stdout).toBe('');
@@ -85,10 +63,10 @@ describe('mdmsim lab --scenario agent-reinstall --exit', () => {
   });
 
   it('refuses an unknown scenario and --exit without one, saying what to do', async () => {
-    const unknown = await run(['lab', '--scenario', 'nope', '--exit']);
+    const unknown = await runCli(['lab', '--scenario', 'nope', '--exit']);
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toMatch(/no such scenario or file; shipped: agent-posture, agent-reinstall, device-offline, enrollment, enrollment-only-network, erase-and-reenroll, notnow, tls-inspection/);
-    const bare = await run(['lab', '--exit']);
+    const bare = await runCli(['lab', '--exit']);
     expect(bare.code).toBe(1);
     expect(bare.stderr).toMatch(/--scenario/);
   });
@@ -103,7 +81,7 @@ describe('mdmsim fleet against mdmsim serve', () => {
     let serverErr = '';
     server.stderr!.on('data', (d) => (serverErr += d));
     try {
-      const ready = await firstLine(server, () => serverErr);
+      const ready = await firstJsonLine(server, () => serverErr);
       const origin = new URL(ready.mdm).origin;
       const fleet = spawn(process.execPath, [bin, 'fleet', '--server', origin, '--ca', ready.caCert, '--courier', ready.courier, '--count', '3', '--seed', 'cli', '--key', 'ec'], {
         stdio: ['ignore', 'pipe', 'pipe'],
@@ -112,7 +90,7 @@ describe('mdmsim fleet against mdmsim serve', () => {
       fleet.stderr!.on('data', (d) => (fleetErr += d));
       const http = new HttpsClient(origin, ready.caCert);
       try {
-        const summary = await firstLine(fleet, () => fleetErr);
+        const summary = await firstJsonLine(fleet, () => fleetErr);
         expect(summary).toMatchObject({ enrolled: 3, failed: 0 });
         // The fleet keeps running: each Mac is pushed, installs the agent, and its agent checks in.
         let list: any[] = [];
@@ -141,13 +119,13 @@ describe('mdmsim fleet against mdmsim serve', () => {
   });
 
   it('says what is wrong with bad flags', async () => {
-    const r = await run(['fleet', '--server', 'http://x', '--ca', '/nonexistent', '--count', '0']);
+    const r = await runCli(['fleet', '--server', 'http://x', '--ca', '/nonexistent', '--count', '0']);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/https|whole number/);
-    const shard = await run(['fleet', '--server', 'https://127.0.0.1:1', '--ca', '/nonexistent', '--count', '1', '--shard', '3/2']);
+    const shard = await runCli(['fleet', '--server', 'https://127.0.0.1:1', '--ca', '/nonexistent', '--count', '1', '--shard', '3/2']);
     expect(shard.code).toBe(1);
     expect(shard.stderr).toMatch(/i\/n/);
-    const ca = await run(['fleet', '--server', 'https://127.0.0.1:1', '--ca', '/nonexistent', '--count', '1']);
+    const ca = await runCli(['fleet', '--server', 'https://127.0.0.1:1', '--ca', '/nonexistent', '--count', '1']);
     expect(ca.code).toBe(1);
     expect(ca.stderr).toMatch(/--ca \/nonexistent/);
   });
@@ -166,7 +144,7 @@ describe('mdmsim serve agent-policy flags', () => {
     let err = '';
     server.stderr!.on('data', (d) => (err += d));
     try {
-      const ready = await firstLine(server, () => err);
+      const ready = await firstJsonLine(server, () => err);
       const http = new HttpsClient(new URL(ready.mdm).origin, ready.caCert);
       try {
         const r = await http.send('GET', '/sim/v1/agent-policy', undefined, { authorization: 'Bearer policy-test' });
@@ -180,10 +158,10 @@ describe('mdmsim serve agent-policy flags', () => {
   });
 
   it('refuses bad durations before starting, naming the flag or setting', async () => {
-    const bad = await run(['serve', '--port', '0', '--data-dir', dataDir, '--agent-window', 'soon']);
+    const bad = await runCli(['serve', '--port', '0', '--data-dir', dataDir, '--agent-window', 'soon']);
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/--agent-window.*expected a duration/s);
-    const tooOften = await run(['serve', '--port', '0', '--data-dir', dataDir, '--reinstall-sweep', '10ms']);
+    const tooOften = await runCli(['serve', '--port', '0', '--data-dir', dataDir, '--reinstall-sweep', '10ms']);
     expect(tooOften.code).toBe(1);
     expect(tooOften.stderr).toMatch(/sweepInterval/);
   });

@@ -14,6 +14,7 @@ import { startLab, type Lab } from '../../lab/lab';
 import { checkTls } from '../../index';
 import { startServer } from '../../server/server';
 import { TlsProfileError } from '../../server/http/tls-profiles';
+import { runCli } from '../helpers/cli';
 
 jest.setTimeout(60_000);
 
@@ -25,15 +26,6 @@ beforeAll(() => {
   if (!existsSync(join(root, 'dist/lab/cli.js'))) throw new Error('dist/ is missing: npm test builds it first (npm run build)');
 });
 afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
-
-function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.on('data', (d) => (stdout += d));
-  child.stderr!.on('data', (d) => (stderr += d));
-  return new Promise((resolve) => child.once('exit', (code) => resolve({ code, stdout, stderr })));
-}
 
 /** `mdmsim serve` (or lab, without a scenario, in a temporary data dir of its own) until its ready line. */
 function serve(args: string[], command = 'serve'): Promise<{ child: ChildProcess; ready: any }> {
@@ -62,7 +54,7 @@ describe('mdmsim serve --tls-profile vendor-2024 and mdmsim network check', () =
     const served = await serve(['--tls-profile', 'vendor-2024']);
     child = served.child;
     const base = served.ready.mdm.replace(/\/mdm$/, '');
-    const [table, json] = await Promise.all([run(['network', 'check', base, '--ca', served.ready.caCert]), run(['network', 'check', base, '--ca', served.ready.caCert, '--format', 'json'])]);
+    const [table, json] = await Promise.all([runCli(['network', 'check', base, '--ca', served.ready.caCert]), runCli(['network', 'check', base, '--ca', served.ready.caCert, '--format', 'json'])]);
     expect(table.stderr).toBe('');
     expect(table.code).toBe(0);
     const out = table.stdout;
@@ -90,7 +82,7 @@ describe('mdmsim serve --tls-profile vendor-2024 and mdmsim network check', () =
 
     // The tenant's device domain, as the Macs reach it: SNI and the host-name check use the name.
     const tenantOrigin = new URL(served.ready.deviceUrls.mdm).origin;
-    const byName = await run(['network', 'check', tenantOrigin, '--resolve', `*.${served.ready.tenant.zone}:127.0.0.1`, '--ca', served.ready.caCert, '--format', 'json']);
+    const byName = await runCli(['network', 'check', tenantOrigin, '--resolve', `*.${served.ready.tenant.zone}:127.0.0.1`, '--ca', served.ready.caCert, '--format', 'json']);
     expect(byName.stderr).toBe('');
     const named = JSON.parse(byName.stdout);
     expect(named.target.sni).toBe(new URL(tenantOrigin).hostname);
@@ -111,7 +103,7 @@ describe('mdmsim serve --tls-profile vendor-2024 and mdmsim network check', () =
   });
 
   it('refuses an unknown profile, listing the profiles', async () => {
-    const r = await run(['serve', '--port', '0', '--data-dir', dataDir, '--tls-profile', 'tls13-only']);
+    const r = await runCli(['serve', '--port', '0', '--data-dir', dataDir, '--tls-profile', 'tls13-only']);
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(/--tls-profile.*unknown TLS profile "tls13-only": expected one of modern \(.*\); vendor-2024 \(/s);
     await expect(startServer({ port: 0, dataDir, tlsProfile: 'tls13-only' as never })).rejects.toThrow(TlsProfileError);
@@ -120,9 +112,9 @@ describe('mdmsim serve --tls-profile vendor-2024 and mdmsim network check', () =
   it('fails with a reason and exit code 1 for a refused port, a URL that is not https, and an unreadable --ca', async () => {
     const [refused, notHttps, badCa] = await Promise.all([
       // Port 1 on loopback: nothing listens there unprivileged.
-      run(['network', 'check', 'https://127.0.0.1:1']),
-      run(['network', 'check', 'ftp://127.0.0.1']),
-      run(['network', 'check', 'https://127.0.0.1:1', '--ca', join(dataDir, 'no-such-ca.pem')]),
+      runCli(['network', 'check', 'https://127.0.0.1:1']),
+      runCli(['network', 'check', 'ftp://127.0.0.1']),
+      runCli(['network', 'check', 'https://127.0.0.1:1', '--ca', join(dataDir, 'no-such-ca.pem')]),
     ]);
     expect([refused.code, refused.stdout]).toEqual([1, '']);
     expect(refused.stderr).toBe('mdmsim: network check: connection to 127.0.0.1:1 refused: nothing is listening there (is the server running, on that port?)\n');
